@@ -1,0 +1,166 @@
+"""Typed configuration: plain YAML validated into frozen dataclasses.
+
+The defaults live here, in code; ``configs/default.yaml`` spells them out for
+people and a test keeps the two equal. A YAML file may set any subset of the
+keys; unknown keys and wrongly typed values are rejected with the key's path.
+YAML is read with ``yaml.safe_load``: no code runs from a config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from outcomes.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    # Decompression-bomb guard, checked from the header before decoding.
+    # 100 MP is above any clinical camera (a 61 MP full-frame sensor is 9504×6336).
+    max_pixels: int = 100_000_000
+    max_file_bytes: int = 300_000_000
+
+
+@dataclass(frozen=True)
+class LandmarkConfig:
+    # mediapipe full-range detector score below which a detection is ignored.
+    min_detection_confidence: float = 0.5
+    # The face box is enlarged by this factor before cropping for the mesh,
+    # so that the mesh model sees the whole head as in its training crops.
+    crop_scale: float = 2.0
+    # The second meshing pass crops the mesh's own extent enlarged by this.
+    recrop_scale: float = 2.0
+    # A face whose detector box is smaller than this (pixels) is refused: the
+    # mesh would be too coarse to compare wrinkles.
+    min_face_px: int = 64
+    # A second face is reported (QC flag) when at least this fraction of the
+    # largest face's box area.
+    other_face_min_area_ratio: float = 0.1
+
+
+@dataclass(frozen=True)
+class AlignmentQCConfig:
+    # Beyond these head-rotation differences a 2-D registration cannot make the
+    # skin correspond (out-of-plane rotation changes what is visible).
+    max_yaw_change_deg: float = 8.0
+    max_pitch_change_deg: float = 8.0
+    # In-plane roll is corrected by registration; a large one only warns.
+    warn_roll_change_deg: float = 10.0
+    # Relative size change of the face (|scale - 1|) above which we warn:
+    # resampling by more than this loses or invents texture detail.
+    warn_scale_change: float = 0.25
+    # Residual misfit at stable landmarks after registration, as a fraction of
+    # the inter-pupil distance, above which the pair is not usable.
+    max_residual_rel_ipd: float = 0.03
+    # Fraction of BEFORE's face box that AFTER does not cover, above which the
+    # face is "partly out of frame".
+    max_out_of_frame: float = 0.02
+
+
+@dataclass(frozen=True)
+class AlignmentConfig:
+    # RANSAC inlier threshold for the landmark similarity fit, fraction of IPD.
+    ransac_threshold_rel_ipd: float = 0.05
+    # Intensity refinement (ECC) works on the face at this inter-pupil distance
+    # in pixels (images are resampled to it), coarse to fine.
+    refine: bool = True
+    refine_ipd_px: tuple[float, ...] = (60.0, 120.0)
+    refine_max_iterations: int = 60
+    refine_epsilon: float = 1e-5
+    # Motion model of the refinement: "affine" or "homography".
+    refine_model: str = "homography"
+    # The refinement is kept only if its residual at the stable landmarks is
+    # at most this much (fraction of IPD) above the landmark fit's.
+    refine_max_disagreement_rel_ipd: float = 0.01
+    # Bounded non-rigid correction for residual expression/pose differences.
+    local: bool = True
+    local_ipd_px: float = 100.0
+    local_max_rel_ipd: float = 0.04
+    local_smoothing_rel_ipd: float = 0.15
+    qc: AlignmentQCConfig = field(default_factory=AlignmentQCConfig)
+
+
+@dataclass(frozen=True)
+class Config:
+    input: InputConfig = field(default_factory=InputConfig)
+    landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+
+    def sha256(self) -> str:
+        """Hash of the resolved configuration (all values, defaults included)."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a YAML config file over the defaults; ``None`` gives the defaults.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or parsed, has unknown keys, or a value has the
+        wrong type.
+    """
+    if path is None:
+        return Config()
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    return config_from_mapping(data or {}, source=str(path))
+
+
+def config_from_mapping(data: Any, source: str = "<mapping>") -> Config:
+    """Validate a plain mapping (as parsed from YAML) into a :class:`Config`."""
+    return _build(Config, data, f"{source}:")
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(f"{where} unknown key(s) {unknown}; allowed: {sorted(fields)}")
+    values = {name: _convert(hints[name], value, f"{where}{name}") for name, value in data.items()}
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where + ".")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{where}: union-typed settings are not supported")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported setting type {hint!r}")

@@ -1,0 +1,180 @@
+"""Reading photographs and writing outputs.
+
+``read_photo`` turns JPEG, PNG, TIFF or WebP files (8- or 16-bit, greyscale,
+RGB, RGBA, CMYK, palette) into RGB uint8 arrays as displayed (EXIF orientation
+applied, embedded ICC profile converted to sRGB), after refusing files whose
+header declares more pixels than the configured limit. Writers are atomic: a
+file appears complete or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _io
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from outcomes.config import InputConfig
+from outcomes.errors import ImageTooLargeError, InputImageError
+from outcomes.types import Photo
+
+SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "TIFF", "WEBP"})
+
+
+def read_photo(path: str | Path, limits: InputConfig | None = None) -> Photo:
+    """Read an image file into an RGB uint8 :class:`Photo`.
+
+    Parameters
+    ----------
+    path : str or Path
+        JPEG, PNG, TIFF or WebP file.
+    limits : InputConfig, optional
+        File-size and pixel-count limits (defaults from :class:`InputConfig`).
+
+    Returns
+    -------
+    Photo
+        ``pixels`` of shape (H, W, 3), uint8, RGB, as displayed; ``sha256`` of
+        the file's bytes.
+
+    Raises
+    ------
+    InputImageError
+        Missing, empty, unreadable, unsupported, truncated or corrupt file.
+    ImageTooLargeError
+        More pixels (or bytes) than ``limits`` allow; checked before decoding.
+    """
+    limits = limits or InputConfig()
+    name = str(path)
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise InputImageError(name, "file not found") from None
+    except OSError as exc:
+        raise InputImageError(name, f"cannot read file ({exc.strerror})") from None
+    if size == 0:
+        raise InputImageError(name, "file is empty (0 bytes)")
+    if size > limits.max_file_bytes:
+        raise ImageTooLargeError(
+            name, f"file is {size} bytes, above the limit of {limits.max_file_bytes} bytes"
+        )
+    data = Path(path).read_bytes()
+    pixels = decode_image(data, name, limits)
+    return Photo(pixels=pixels, source=name, sha256=hashlib.sha256(data).hexdigest())
+
+
+def decode_image(data: bytes, name: str, limits: InputConfig | None = None) -> np.ndarray:
+    """Decode image bytes into an RGB uint8 array of shape (H, W, 3), as displayed.
+
+    ``name`` is used in error messages only. See :func:`read_photo`.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    limits = limits or InputConfig()
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit is checked below; Pillow's warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(_io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(
+            name, f"image declares too many pixels (limit {limits.max_pixels})"
+        ) from None
+    except UnidentifiedImageError:
+        raise InputImageError(name, "not a recognised image file (JPEG, PNG, TIFF or WebP)") from None
+    if im.format not in SUPPORTED_FORMATS:
+        raise InputImageError(
+            name, f"unsupported image format {im.format}; use JPEG, PNG, TIFF or WebP"
+        )
+    width, height = im.size
+    if width * height > limits.max_pixels:
+        raise ImageTooLargeError(
+            name,
+            f"image is {width}×{height} = {width * height} pixels, "
+            f"above the limit of {limits.max_pixels} pixels",
+        )
+    if width < 1 or height < 1:
+        raise InputImageError(name, f"image has no pixels ({width}×{height})")
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        return _to_rgb8(im)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputImageError(name, f"truncated or corrupt image data ({exc})") from None
+
+
+def _to_rgb8(im: Any) -> np.ndarray:
+    """Pillow image of any common mode → (H, W, 3) uint8 RGB."""
+    from PIL import ImageCms
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if im.mode.startswith("I;16") or grey.max() > 255 else 255.0
+        grey8 = np.clip(np.rint(grey * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.repeat(grey8[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        grey = np.asarray(im, dtype=np.float64)
+        grey8 = np.clip(np.rint(grey * (255.0 if grey.max() <= 1.0 else 1.0)), 0, 255)
+        return np.repeat(grey8.astype(np.uint8)[:, :, None], 3, axis=2)
+    if im.mode not in ("RGB", "CMYK", "L"):
+        im = im.convert("RGB")  # palette, alpha, bilevel…: alpha is dropped, photos are opaque
+    icc = im.info.get("icc_profile")
+    if icc:
+        try:
+            source_profile = ImageCms.ImageCmsProfile(_io.BytesIO(icc))
+            im = ImageCms.profileToProfile(im, source_profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # an unusable embedded profile is ignored, not fatal
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    arr = np.asarray(im, dtype=np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def sha256_of_array(pixels: np.ndarray) -> str:
+    """Hex sha256 of an array's raw bytes (for photos that never were files)."""
+    return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+
+
+def photo_from_array(pixels: np.ndarray, source: str = "<array>") -> Photo:
+    """Wrap an RGB uint8 array as a :class:`Photo` (its sha256 is of the array bytes)."""
+    return Photo(pixels=np.ascontiguousarray(pixels), source=source, sha256=sha256_of_array(pixels))
+
+
+def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    """Write ``payload`` as indented JSON, atomically."""
+    text = json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return _write_atomic(path, lambda p: p.write_text(text))
+
+
+def write_png(path: str | Path, pixels: np.ndarray) -> Path:
+    """Write an (H, W) or (H, W, 3) RGB uint8 array as PNG, atomically, without metadata."""
+    from PIL import Image
+
+    if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
+        raise ValueError(f"write_png expects uint8 (H, W) or (H, W, 3), got {pixels.dtype} {pixels.shape}")
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    return _write_atomic(path, lambda p: image.save(p, format="PNG"))

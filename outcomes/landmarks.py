@@ -1,0 +1,323 @@
+"""Face landmarks: mediapipe's full-range face detector, then its 478-point face mesh.
+
+The mesh's own detector is a short-range model that misses small or
+off-centre faces, so we find the face with the full-range detector first,
+crop a square around it (enlarged, resampled to a fixed size) and mesh the
+crop. Points are mapped back to the photo's pixel frame.
+
+Models are loaded by :class:`FaceLandmarker` (explicitly, once) and released
+with :meth:`FaceLandmarker.close`; importing this module loads nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from outcomes.config import LandmarkConfig
+from outcomes.errors import NoFaceError
+from outcomes.types import ANCHOR_NAMES, HeadPose, Landmarks, Photo
+
+SCHEME = "mediapipe-478"
+
+# Contract anchor → mediapipe face-mesh index (subject's sides). 468/473 are
+# the iris centres of the refined (attention) mesh; 94 is the subnasale point
+# at the columella base; 152 the menton.
+MESH_ANCHOR_INDEX: dict[str, int] = {
+    "right_pupil": 468,
+    "left_pupil": 473,
+    "right_eye_outer": 33,
+    "right_eye_inner": 133,
+    "left_eye_inner": 362,
+    "left_eye_outer": 263,
+    "subnasale": 94,
+    "mouth_right": 61,
+    "mouth_left": 291,
+    "chin": 152,
+}
+assert tuple(MESH_ANCHOR_INDEX) == ANCHOR_NAMES
+
+# Points that barely move with expression: eye corners, iris centres, the
+# nasal bridge, tip and base, and the glabella. Used for pose and alignment.
+STABLE_INDICES: tuple[int, ...] = (
+    33, 133, 362, 263,  # eye corners
+    468, 473,  # iris centres
+    168, 6, 197, 195, 5, 4, 1,  # bridge to tip
+    2, 94, 98, 327, 64, 294,  # base of the nose, alae
+    9, 8, 193, 417,  # glabella, medial brow roots
+)
+
+# Face-oval silhouette of the mesh, in order around the face.
+FACE_OVAL: tuple[int, ...] = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+    400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21,
+    54, 103, 67, 109,
+)
+LIPS_OUTER: tuple[int, ...] = (
+    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84,
+    181, 91, 146,
+)
+RIGHT_EYE_CONTOUR: tuple[int, ...] = (
+    33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7,
+)
+LEFT_EYE_CONTOUR: tuple[int, ...] = (
+    362, 398, 384, 385, 386, 387, 388, 466, 263, 249, 390, 373, 374, 380, 381, 382,
+)
+
+
+@dataclass(frozen=True)
+class _Detection:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+    score: float
+
+    @property
+    def area(self) -> float:
+        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
+
+
+class FaceLandmarker:
+    """Loaded face detector and face mesh.
+
+    Parameters
+    ----------
+    config : LandmarkConfig, optional
+
+    Notes
+    -----
+    mediapipe graphs are not thread-safe: use one instance per thread or
+    process. ``with FaceLandmarker() as lm: ...`` closes the graphs.
+    """
+
+    # Side of the square crop the mesh receives. The mesh model itself works
+    # at 192 px; a larger crop only costs time, a smaller one aliases.
+    MESH_INPUT_PX = 512
+
+    def __init__(self, config: LandmarkConfig | None = None):
+        self.config = config or LandmarkConfig()
+        with _quiet_native_logging():
+            from mediapipe.python.solutions import face_detection, face_mesh
+
+            self._detector = face_detection.FaceDetection(
+                model_selection=1,  # full-range model: faces up to ~5 m away
+                min_detection_confidence=self.config.min_detection_confidence,
+            )
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                min_detection_confidence=0.3,
+            )
+            # mediapipe opens its inference calculators on the first frame and
+            # logs from worker threads shortly after; do that here, silenced.
+            blank = np.zeros((64, 64, 3), np.uint8)
+            self._detector.process(blank)
+            self._mesh.process(blank)
+            time.sleep(0.1)
+        self._template: np.ndarray | None = None  # loaded on first use
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+    def __enter__(self) -> FaceLandmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, photo: Photo) -> Landmarks:
+        """Find the largest face in ``photo`` and place its 478 landmarks.
+
+        Raises
+        ------
+        NoFaceError
+            No face above the detector's confidence, a face too small, or a
+            face the mesh cannot be fitted to.
+        """
+        points3d, box, faces_found = self.mesh_points(photo)
+        if self._template is None:
+            self._template = frontal_template()
+        points = points3d[:, :2]
+        flags = ["multiple_faces"] if faces_found > 1 else []
+        inside = ((points >= 0) & (points <= [photo.width - 1, photo.height - 1])).all(axis=1)
+        if inside.mean() < 0.98:
+            flags.append("face_partly_out_of_frame")
+        return Landmarks(
+            points=points,
+            depth=points3d[:, 2],
+            scheme=SCHEME,
+            anchors={name: points[i].copy() for name, i in MESH_ANCHOR_INDEX.items()},
+            pose=estimate_pose(points3d, self._template),
+            faces_found=faces_found,
+            face_box=box,
+            image_size=(photo.width, photo.height),
+            qc_flags=tuple(flags),
+        )
+
+    def mesh_points(self, photo: Photo) -> tuple[np.ndarray, tuple[float, float, float, float], int]:
+        """The raw mesh of the largest face.
+
+        Returns
+        -------
+        points3d : ndarray, shape (478, 3)
+            x, y in the photo's pixels; z relative depth in pixels.
+        box : tuple of float
+            The detector's ``(x0, y0, x1, y1)`` for that face.
+        faces_found : int
+            Faces of at least ``other_face_min_area_ratio`` of its area, itself included.
+        """
+        cfg = self.config
+        detections = self._detect_faces(photo.pixels)
+        if not detections:
+            raise NoFaceError(
+                photo.source,
+                f"no face found (detector confidence below {cfg.min_detection_confidence})",
+            )
+        largest = max(detections, key=lambda d: d.area)
+        faces_found = sum(d.area >= cfg.other_face_min_area_ratio * largest.area for d in detections)
+        x0, y0, x1, y1 = largest.box
+        side = max(x1 - x0, y1 - y0)
+        if side < cfg.min_face_px:
+            raise NoFaceError(
+                photo.source,
+                f"face too small: {side:.0f} px across, below the minimum of {cfg.min_face_px} px",
+            )
+        points3d = self._mesh_crop(photo.pixels, ((x0 + x1) / 2, (y0 + y1) / 2), side * cfg.crop_scale)
+        if points3d is None:
+            raise NoFaceError(photo.source, "a face was detected but the face mesh could not be fitted")
+        # Second pass centred on the mesh itself, a tighter and steadier face
+        # box than the detector's.
+        lo, hi = points3d[:, :2].min(axis=0), points3d[:, :2].max(axis=0)
+        refined = self._mesh_crop(photo.pixels, tuple((lo + hi) / 2), float(max(hi - lo)) * cfg.recrop_scale)
+        if refined is not None:
+            points3d = refined
+        return points3d, (float(x0), float(y0), float(x1), float(y1)), int(faces_found)
+
+    def _detect_faces(self, rgb: np.ndarray) -> list[_Detection]:
+        h, w = rgb.shape[:2]
+        with _quiet_native_logging():
+            result = self._detector.process(rgb)
+        found = []
+        for det in result.detections or ():
+            box = det.location_data.relative_bounding_box
+            x0, y0 = box.xmin * w, box.ymin * h
+            found.append(_Detection(
+                box=(x0, y0, x0 + box.width * w, y0 + box.height * h), score=float(det.score[0])
+            ))
+        return found
+
+    def _mesh_crop(self, rgb: np.ndarray, center: tuple[float, float], side: float) -> np.ndarray | None:
+        """Mesh a square crop; returns (478, 3) points in the photo's pixels, or None."""
+        import cv2
+
+        n = self.MESH_INPUT_PX
+        scale = n / side
+        # Affine photo → crop; pixels outside the photo are replicated edges.
+        m = np.array([[scale, 0, n / 2 - scale * center[0]], [0, scale, n / 2 - scale * center[1]]])
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        if scale < 1:
+            # INTER_AREA is not supported by warpAffine: pre-shrink with resize.
+            shrink = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interp)
+            m2 = np.array([[1.0, 0, n / 2 - scale * center[0]], [0, 1.0, n / 2 - scale * center[1]]])
+            crop = cv2.warpAffine(shrink, m2, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            crop = cv2.warpAffine(rgb, m, (n, n), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        with _quiet_native_logging():
+            result = self._mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        lm = result.multi_face_landmarks[0].landmark
+        # mediapipe: x, y normalised to the crop; z in the same unit as x.
+        # Pixel centres: normalised 0..1 spans the crop's edges, so subtract 0.5.
+        xyz = np.array([[p.x * n - 0.5, p.y * n - 0.5, p.z * n] for p in lm], dtype=np.float64)
+        out = np.empty_like(xyz)
+        out[:, 0] = (xyz[:, 0] - m[0, 2]) / scale
+        out[:, 1] = (xyz[:, 1] - m[1, 2]) / scale
+        out[:, 2] = xyz[:, 2] / scale
+        return out
+
+
+@contextlib.contextmanager
+def _quiet_native_logging() -> Iterator[None]:
+    """Silence mediapipe's C++ log lines and protobuf's deprecation warning.
+
+    TFLite and absl write informational lines straight to file descriptor 2,
+    which would bury the CLI's one-line messages; they say nothing we act on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no real stderr (embedded interpreter)
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+def frontal_template() -> np.ndarray:
+    """Mean frontal face mesh, shape (478, 3), centred, unit RMS size.
+
+    Built by ``scripts/make_frontal_template.py`` from the mediapipe meshes of
+    the standardised frontal photos of the Face Research Lab London Set
+    (CC BY 4.0); it defines zero yaw, pitch and roll.
+    """
+    with resources.files("outcomes.data").joinpath("frontal_template.npy").open("rb") as f:
+        return np.load(f)
+
+
+def estimate_pose(points3d: np.ndarray, template: np.ndarray) -> HeadPose:
+    """Head pose from the mesh's 3-D points by a least-squares rotation onto the template.
+
+    Parameters
+    ----------
+    points3d : ndarray, shape (478, 3)
+        x right, y down, z away from the camera, all in pixels.
+    template : ndarray, shape (478, 3)
+        The frontal template in the same axes.
+
+    Returns
+    -------
+    HeadPose
+        yaw > 0: the face turns towards the image's right; pitch > 0: the chin
+        rises; roll > 0: the face rotates clockwise as displayed.
+    """
+    idx = list(STABLE_INDICES) + list(FACE_OVAL)
+    a = template[idx] - template[idx].mean(axis=0)
+    b = points3d[idx] - points3d[idx].mean(axis=0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(u @ vt))
+    r = (u @ np.diag([1.0, 1.0, d]) @ vt).T  # b ≈ r @ a
+    # r = Rz(roll) @ Ry(yaw) @ Rx(pitch) in image axes (x right, y down, z into the scene).
+    yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1.0, 1.0)))
+    pitch = np.degrees(np.arctan2(r[2, 1], r[2, 2]))
+    roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
+    return HeadPose(yaw=float(-yaw), pitch=float(-pitch), roll=float(roll))
+
+
+def landmarks_to_dict(landmarks: Landmarks, photo: Photo) -> dict:
+    """The contract's JSON for ``outcomes landmarks``."""
+    return {
+        "schema_version": "1",
+        "image": {"width": photo.width, "height": photo.height, "sha256": photo.sha256},
+        "faces_found": landmarks.faces_found,
+        "points": np.round(landmarks.points, 3).tolist(),
+        "scheme": landmarks.scheme,
+        "anchors": {k: np.round(v, 3).tolist() for k, v in landmarks.anchors.items()},
+        "pose_deg": {k: round(v, 2) for k, v in landmarks.pose.as_dict().items()},
+        "qc_flags": list(landmarks.qc_flags),
+    }
+

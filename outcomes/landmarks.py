@@ -200,13 +200,35 @@ class FaceLandmarker:
         return points3d, (float(x0), float(y0), float(x1), float(y1)), int(faces_found)
 
     def _detect_faces(self, rgb: np.ndarray) -> list[_Detection]:
+        """Faces in the whole photo; failing that, in overlapping tiles.
+
+        The detector sees its input at 192×192, so a face of under ~1/8 of a
+        large frame is too few pixels for it; tiles of 1/2 and then 1/4 of
+        the frame (overlapping by half) give such faces 2× and 4× the pixels.
+        """
+        found = self._detect_in(rgb, 0, 0)
+        h, w = rgb.shape[:2]
+        for fraction in (2, 4):
+            if found:
+                break
+            side = max(h, w) // fraction
+            if side < 96:
+                break
+            step = side // 2
+            for y in range(0, max(h - side, 0) + step, step):
+                for x in range(0, max(w - side, 0) + step, step):
+                    found += self._detect_in(rgb[y: y + side, x: x + side], x, y)
+            found = _suppress_overlaps(found)
+        return found
+
+    def _detect_in(self, rgb: np.ndarray, x_off: int, y_off: int) -> list[_Detection]:
         h, w = rgb.shape[:2]
         with _quiet_native_logging():
-            result = self._detector.process(rgb)
+            result = self._detector.process(np.ascontiguousarray(rgb))
         found = []
         for det in result.detections or ():
             box = det.location_data.relative_bounding_box
-            x0, y0 = box.xmin * w, box.ymin * h
+            x0, y0 = box.xmin * w + x_off, box.ymin * h + y_off
             found.append(_Detection(
                 box=(x0, y0, x0 + box.width * w, y0 + box.height * h), score=float(det.score[0])
             ))
@@ -241,6 +263,23 @@ class FaceLandmarker:
         out[:, 1] = (xyz[:, 1] - m[1, 2]) / scale
         out[:, 2] = xyz[:, 2] / scale
         return out
+
+
+def _suppress_overlaps(detections: list[_Detection], max_iou: float = 0.3) -> list[_Detection]:
+    """Keep the best-scoring of detections that overlap (from neighbouring tiles)."""
+    kept: list[_Detection] = []
+    for det in sorted(detections, key=lambda d: -d.score):
+        if all(_iou(det.box, k.box) <= max_iou for k in kept):
+            kept.append(det)
+    return kept
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 @contextlib.contextmanager

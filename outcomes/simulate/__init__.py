@@ -1,0 +1,44 @@
+"""Treatment simulator: a TEST INSTRUMENT for the outcome pipeline.
+
+It renders known changes onto real face photos (wrinkles that get shallower,
+new PIH-like macules, redness, a lighting change and a camera/pose change)
+and writes the exact ground truth, so that landmarking, alignment and the
+wrinkle / pigment / GAIS assessments can be measured against it.
+
+To stay independent of the code it tests, this package imports only numpy,
+scipy, OpenCV, scikit-image and the standard library, never other
+``outcomes`` modules. Inputs are plain arrays: RGB uint8 images of shape
+(H, W, 3) and an anchors mapping of contract names to ``[x, y]`` pixels
+(OpenCV convention, subject's sides). Nothing runs at import time.
+"""
+
+from .geometry import face_frame, random_geometric_change, transform_points, warp_image
+from .lesions import add_macules, add_redness, cheek_polygon
+from .photometric import change_lighting, linear_to_srgb, random_lighting, srgb_to_linear
+from .scenario import SimulatedPair, TreatmentSpec, simulate_pair, write_pair
+from .templates import london_anchors, read_tem
+from .wrinkles import REGIONS, Wrinkle, render_wrinkles, sample_wrinkles
+
+__all__ = [
+    "REGIONS",
+    "SimulatedPair",
+    "TreatmentSpec",
+    "Wrinkle",
+    "add_macules",
+    "add_redness",
+    "change_lighting",
+    "cheek_polygon",
+    "face_frame",
+    "linear_to_srgb",
+    "london_anchors",
+    "random_geometric_change",
+    "random_lighting",
+    "read_tem",
+    "render_wrinkles",
+    "sample_wrinkles",
+    "simulate_pair",
+    "srgb_to_linear",
+    "transform_points",
+    "warp_image",
+    "write_pair",
+]

@@ -147,25 +147,32 @@ def local_correction(
     """Bounded smooth flow (H, W, 2) in BEFORE's frame, full resolution, pixels.
 
     After the global warp, BEFORE pixel ``p`` is matched to the warped AFTER
-    at ``p + flow[p]``.
+    at ``p + flow[p]``. The flow is computed on the face's bounding box only
+    and is zero elsewhere.
     """
     import cv2
 
     h, w = before_rgb.shape[:2]
     ipd = before.inter_pupil_distance
     s = min(1.0, config.local_ipd_px / ipd)
-    small_size = (max(8, int(round(w * s))), max(8, int(round(h * s))))
-    to_small = _scale_matrix(s, np.zeros(2))
-    grey_b = cv2.resize(cv2.cvtColor(before_rgb, cv2.COLOR_RGB2GRAY), small_size, interpolation=cv2.INTER_AREA)
-    # AFTER straight into the small BEFORE frame (one resampling).
+    oval = before.points[list(FACE_OVAL)]
+    lo = np.floor(np.maximum(oval.min(axis=0) - 0.3 * ipd, 0)).astype(int)
+    hi = np.ceil(np.minimum(oval.max(axis=0) + 0.3 * ipd, [w - 1, h - 1])).astype(int)
+    box_w, box_h = hi - lo + 1
+    small_size = (max(8, int(round(box_w * s))), max(8, int(round(box_h * s))))
+    to_small = _scale_matrix(s, lo)
+    crop_b = cv2.cvtColor(before_rgb[lo[1]: hi[1] + 1, lo[0]: hi[0] + 1], cv2.COLOR_RGB2GRAY)
+    grey_b = cv2.resize(crop_b, small_size, interpolation=cv2.INTER_AREA)
+    # AFTER straight into the small BEFORE crop (one resampling).
     grey_a = cv2.warpPerspective(
         cv2.cvtColor(after_rgb, cv2.COLOR_RGB2GRAY), to_small @ after_to_before, small_size,
         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
     )
-    # Equalise brightness so that a lighting change is not read as motion.
+    flow_full = np.zeros((h, w, 2), np.float32)
     mask = skin_mask(before, grey_b.shape, to_small) > 0
     if mask.sum() < 100:
-        return np.zeros((h, w, 2), np.float32)
+        return flow_full
+    # Equalise brightness so that a lighting change is not read as motion.
     gb, ga = grey_b.astype(np.float32), grey_a.astype(np.float32)
     ga = (ga - ga[mask].mean()) * (gb[mask].std() / max(ga[mask].std(), 1e-3)) + gb[mask].mean()
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
@@ -179,7 +186,8 @@ def local_correction(
     limit = config.local_max_rel_ipd * ipd * s
     magnitude = np.linalg.norm(flow, axis=2, keepdims=True)
     flow = flow * np.minimum(1.0, limit / np.maximum(magnitude, 1e-9))
-    return (cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s).astype(np.float32)
+    flow_full[lo[1]: hi[1] + 1, lo[0]: hi[0] + 1] = cv2.resize(flow, (int(box_w), int(box_h)), interpolation=cv2.INTER_LINEAR) / s
+    return flow_full
 
 
 def register(

@@ -20,12 +20,28 @@ from typing import Any
 from outcomes.errors import ConfigError
 
 
+# Pillow refuses any image above twice its MAX_IMAGE_PIXELS (89 478 485) on
+# its own, before our check can run; a larger limit of ours could not be met.
+PILLOW_HARD_PIXEL_LIMIT = 2 * 89_478_485
+
+
+def _require(condition: bool, where: str, problem: str) -> None:
+    if not condition:
+        raise ConfigError(f"{where}: {problem}")
+
+
 @dataclass(frozen=True)
 class InputConfig:
     # Decompression-bomb guard, checked from the header before decoding.
     # 100 MP is above any clinical camera (a 61 MP full-frame sensor is 9504×6336).
     max_pixels: int = 100_000_000
     max_file_bytes: int = 300_000_000
+
+    def __post_init__(self) -> None:
+        _require(0 < self.max_pixels <= PILLOW_HARD_PIXEL_LIMIT, "input.max_pixels",
+                 f"must be between 1 and {PILLOW_HARD_PIXEL_LIMIT} (the image decoder's own hard limit), "
+                 f"got {self.max_pixels}")
+        _require(self.max_file_bytes > 0, "input.max_file_bytes", f"must be positive, got {self.max_file_bytes}")
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,13 @@ class LandmarkConfig:
     # A second face is reported (QC flag) when at least this fraction of the
     # largest face's box area.
     other_face_min_area_ratio: float = 0.1
+
+    def __post_init__(self) -> None:
+        _require(0.0 < self.min_detection_confidence < 1.0, "landmarks.min_detection_confidence",
+                 f"must be between 0 and 1, got {self.min_detection_confidence}")
+        for name in ("crop_scale", "recrop_scale"):
+            value = getattr(self, name)
+            _require(1.0 <= value <= 4.0, f"landmarks.{name}", f"must be between 1 and 4, got {value}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,17 @@ class AlignmentConfig:
     local_max_rel_ipd: float = 0.04
     local_smoothing_rel_ipd: float = 0.15
     qc: AlignmentQCConfig = field(default_factory=AlignmentQCConfig)
+
+    def __post_init__(self) -> None:
+        _require(self.refine_model in ("affine", "homography"), "alignment.refine_model",
+                 f"must be 'affine' or 'homography', got {self.refine_model!r}")
+        _require(len(self.refine_ipd_px) > 0 and all(v > 0 for v in self.refine_ipd_px),
+                 "alignment.refine_ipd_px", f"must be a non-empty list of positive sizes, got {list(self.refine_ipd_px)}")
+        _require(self.refine_max_iterations > 0, "alignment.refine_max_iterations",
+                 f"must be positive, got {self.refine_max_iterations}")
+        for name in ("ransac_threshold_rel_ipd", "local_ipd_px", "local_max_rel_ipd", "local_smoothing_rel_ipd"):
+            value = getattr(self, name)
+            _require(value > 0, f"alignment.{name}", f"must be positive, got {value}")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,12 @@ def read_photo(path: str | Path, limits: InputConfig | None = None) -> Photo:
         raise ImageTooLargeError(
             name, f"file is {size} bytes, above the limit of {limits.max_file_bytes} bytes"
         )
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise InputImageError(name, "is a folder, not an image file") from None
+    except OSError as exc:
+        raise InputImageError(name, f"cannot read file ({exc.strerror})") from None
     pixels = decode_image(data, name, limits)
     return Photo(pixels=pixels, source=name, sha256=hashlib.sha256(data).hexdigest())
 
@@ -84,8 +89,9 @@ def decode_image(data: bytes, name: str, limits: InputConfig | None = None) -> n
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(_io.BytesIO(data))
     except Image.DecompressionBombError:
+        # Pillow's own hard cap, which config validation keeps above ours.
         raise ImageTooLargeError(
-            name, f"image declares too many pixels (limit {limits.max_pixels})"
+            name, f"image declares more pixels than the limit of {limits.max_pixels} pixels"
         ) from None
     except UnidentifiedImageError:
         raise InputImageError(name, "not a recognised image file (JPEG, PNG, TIFF or WebP)") from None

@@ -1,0 +1,25 @@
+"""Helpers shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    """``$OUTCOMES_SHARED_DATA`` or ``../shared/data``; exits with a message if absent."""
+    path = Path(os.environ.get("OUTCOMES_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not (path / "london" / "neutral").is_dir():
+        sys.exit(f"real face photos not found at {path}; set OUTCOMES_SHARED_DATA")
+    return path
+
+
+def summary(values: np.ndarray, unit: str = "") -> str:
+    v = np.asarray(values, dtype=float)
+    return (f"median {np.median(v):.3f}{unit}  p90 {np.percentile(v, 90):.3f}{unit}  "
+            f"max {v.max():.3f}{unit}  (n={v.size})")

@@ -21,13 +21,15 @@ EXIT_PROBLEM = 1
 
 def _landmarks(args: argparse.Namespace) -> None:
     from outcomes.config import load_config
+    from outcomes.io import read_photo
     from outcomes.landmarks import landmarks_to_dict
     from outcomes.pipeline import load_models, locate_face
 
     config = load_config(args.config)
+    photo = read_photo(args.image, config.input)  # a bad file fails before models load
     models = load_models(config)
     try:
-        photo, landmarks = locate_face(args.image, models, config)
+        photo, landmarks = locate_face(photo, models, config)
     finally:
         models.close()
     outputs = [lambda: _write_json(args.json, landmarks_to_dict(landmarks, photo))]
@@ -40,12 +42,14 @@ def _landmarks(args: argparse.Namespace) -> None:
 
 def _align(args: argparse.Namespace) -> None:
     from outcomes.config import load_config
+    from outcomes.io import read_photo
     from outcomes.pipeline import align_photos, alignment_to_dict, load_models
 
     config = load_config(args.config)
+    before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
     models = load_models(config)
     try:
-        pair = align_photos(args.before, args.after, models, config)
+        pair = align_photos(before, after, models, config)
     finally:
         models.close()
     outputs = [lambda: _write_json(args.json, alignment_to_dict(pair, config))]

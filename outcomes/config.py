@@ -149,30 +149,38 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    return config_from_mapping(data or {}, source=str(path))
+        detail = " ".join(str(exc).split())  # YAML's messages span lines; ours is one
+        raise ConfigError(f"{path}: cannot read config: {detail}") from None
+    return config_from_mapping(data, source=str(path))
 
 
 def config_from_mapping(data: Any, source: str = "<mapping>") -> Config:
     """Validate a plain mapping (as parsed from YAML) into a :class:`Config`."""
-    return _build(Config, data, f"{source}:")
+    try:
+        return _build(Config, data, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
+    """``where`` is the dotted key path of ``data`` ('' for the top level)."""
+    if data is None:  # an empty YAML section: no overrides
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where} expected a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{where or 'top level'}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - fields)
     if unknown:
-        raise ConfigError(f"{where} unknown key(s) {unknown}; allowed: {sorted(fields)}")
-    values = {name: _convert(hints[name], value, f"{where}{name}") for name, value in data.items()}
-    return cls(**values)
+        keys = [f"{where}.{k}" if where else str(k) for k in unknown]
+        raise ConfigError(f"unknown key(s) {keys}; allowed here: {sorted(fields)}")
+    values = {name: _convert(hints[name], value, f"{where}.{name}" if where else name) for name, value in data.items()}
+    return cls(**values)  # range checks in __post_init__ raise ConfigError
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where + ".")
+        return _build(hint, value, where)
     origin = typing.get_origin(hint)
     if origin is tuple:
         (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}

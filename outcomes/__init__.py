@@ -1,3 +1,45 @@
-"""outcomes: before/after outcome assessment for skin-rejuvenation treatments."""
+"""outcomes: before/after outcome assessment for skin-rejuvenation treatments.
+
+The public API is importable from here; the modules behind it are imported
+only when a name is first used, so ``import outcomes`` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_config": "outcomes.config",
+    "Config": "outcomes.config",
+    "read_photo": "outcomes.io",
+    "load_models": "outcomes.pipeline",
+    "Models": "outcomes.pipeline",
+    "locate_face": "outcomes.pipeline",
+    "align_photos": "outcomes.pipeline",
+    "FaceLandmarker": "outcomes.landmarks",
+    "register": "outcomes.align",
+    "warp_to_before": "outcomes.align",
+    "Photo": "outcomes.types",
+    "Landmarks": "outcomes.types",
+    "HeadPose": "outcomes.types",
+    "Registration": "outcomes.types",
+    "AlignedPair": "outcomes.types",
+    "OutcomesError": "outcomes.errors",
+    "InputImageError": "outcomes.errors",
+    "ImageTooLargeError": "outcomes.errors",
+    "NoFaceError": "outcomes.errors",
+    "AlignmentError": "outcomes.errors",
+    "ConfigError": "outcomes.errors",
+    "ModelError": "outcomes.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'outcomes' has no attribute {name!r}")

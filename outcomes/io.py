@@ -171,9 +171,20 @@ def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 def write_json(path: str | Path, payload: Any) -> Path:
-    """Write ``payload`` as indented JSON, atomically."""
-    text = json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    """Write ``payload`` as indented JSON, atomically; lists of numbers stay on one line."""
+    text = _dumps(payload, 0) + "\n"
     return _write_atomic(path, lambda p: p.write_text(text))
+
+
+def _dumps(value: Any, level: int) -> str:
+    """JSON with objects indented and flat lists inline (a point is ``[x, y]``)."""
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, dict) and value:
+        items = (f"{inner}{json.dumps(str(k))}: {_dumps(v, level + 1)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value):
+        return "[\n" + ",\n".join(inner + _dumps(v, level + 1) for v in value) + f"\n{pad}]"
+    return json.dumps(value, allow_nan=False)
 
 
 def write_png(path: str | Path, pixels: np.ndarray) -> Path:

@@ -24,7 +24,7 @@ import numpy as np
 
 from outcomes.config import LandmarkConfig
 from outcomes.errors import NoFaceError
-from outcomes.types import ANCHOR_NAMES, HeadPose, Landmarks, Photo
+from outcomes.types import HeadPose, Landmarks, Photo
 
 SCHEME = "mediapipe-478"
 
@@ -43,7 +43,6 @@ MESH_ANCHOR_INDEX: dict[str, int] = {
     "mouth_left": 291,
     "chin": 152,
 }
-assert tuple(MESH_ANCHOR_INDEX) == ANCHOR_NAMES
 
 # Points that barely move with expression: eye corners, iris centres, the
 # nasal bridge, tip and base, and the glabella. Used for pose and alignment.

@@ -6,6 +6,7 @@ batch job or a web service pays for them once per process.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def align_photos(
     start = time.perf_counter()
     pixels, valid = warp_to_before(after_photo.pixels, registration, (before_photo.width, before_photo.height))
     times["warp_ms"] = (time.perf_counter() - start) * 1e3
-    registration.stage_ms.update(times)
+    registration = dataclasses.replace(registration, stage_ms={**registration.stage_ms, **times})
     return AlignedPair(
         before=before_photo, after=after_photo, after_in_before=pixels, valid=valid,
         before_landmarks=before_lm, after_landmarks=after_lm, registration=registration,

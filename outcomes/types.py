@@ -65,10 +65,10 @@ class Photo:
 class HeadPose:
     """Head rotation in degrees relative to a standardised frontal pose.
 
-    yaw: positive when the face turns towards the image's right;
-    pitch: positive when the chin rises; roll: positive when the face rotates
-    clockwise in the image (subject's left eye lower than the right eye... as
-    seen in the photo, the eye line going down to the right).
+    yaw: positive when the nose turns towards the image's right;
+    pitch: positive when the chin rises;
+    roll: positive when the face rotates clockwise as displayed (the eye line
+    runs down towards the image's right).
     """
 
     yaw: float

@@ -40,3 +40,10 @@ def test_nose_turning_right_is_positive_yaw():
     turned = t @ r.T
     assert turned[nose_tip, 0] > t[nose_tip, 0]  # the nose moved to the image's right
     assert estimate_pose(turned, t).yaw > 14
+
+
+def test_mesh_anchor_table_names_every_contract_anchor_in_order():
+    from outcomes.landmarks import MESH_ANCHOR_INDEX
+    from outcomes.types import ANCHOR_NAMES
+
+    assert tuple(MESH_ANCHOR_INDEX) == ANCHOR_NAMES

@@ -13,7 +13,7 @@ import hashlib
 import io as _io
 import json
 import os
-import tempfile
+import secrets
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -158,9 +158,8 @@ def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # A fresh name (not mkstemp, whose 0600 mode would ignore the user's umask).
+    tmp_path = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
         write(tmp_path)
         os.replace(tmp_path, path)

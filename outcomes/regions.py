@@ -145,13 +145,23 @@ def region_masks(
 
     h, w = shape
     skin = np.ones(shape, bool) if skin is None else skin
+    if skin.shape != shape:
+        raise ValueError(f"skin mask has shape {skin.shape}, expected {shape}")
+    polygons = _region_polygons(landmarks)
+    # Work inside the box that holds every region; paste into full frames at the end.
+    corners = np.vstack([*polygons.values(), landmarks.points[list(FACE_OVAL)]])
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 2, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 3, 0, [w, h])
+    box = (y1 - y0, x1 - x0)
+    offset = np.array([x0, y0], float)
 
     def fill(polys: list[np.ndarray]) -> np.ndarray:
-        m = np.zeros(shape, np.uint8)
-        cv2.fillPoly(m, [np.round(q * 16).astype(np.int32) for q in polys], 1, cv2.LINE_8, shift=4)
+        m = np.zeros(box, np.uint8)
+        cv2.fillPoly(m, [np.round((q - offset) * 16).astype(np.int32) for q in polys], 1, cv2.LINE_8, shift=4)
         return m.astype(bool)
 
     ipd = landmarks.inter_pupil_distance
+    skin_box = skin[y0:y1, x0:x1]
     oval = fill([landmarks.points[list(FACE_OVAL)]])
     features = fill([landmarks.points[list(c)] for c in (RIGHT_EYE_CONTOUR, LEFT_EYE_CONTOUR, LIPS_OUTER,
                                                            RIGHT_BROW, LEFT_BROW)])
@@ -162,19 +172,21 @@ def region_masks(
     # The mesh's oval stops mid-forehead; above it only the skin test bounds
     # the forehead (hair is not skin).
     above_oval = ~features
-    taken = np.zeros(shape, bool)
+    taken = np.zeros(box, bool)
     masks, omitted = {}, {}
-    polygons = _region_polygons(landmarks)
     for name in REGION_NAMES:
-        area = fill([polygons[name]]) & ~taken
-        in_frame = fill([np.clip(polygons[name], [0, 0], [w - 1, h - 1])]).sum()
-        full = max(int(area.sum()), 1)
-        region = area & (above_oval if name == "forehead" else allowed) & skin
+        polygon = polygons[name]
+        area = fill([polygon]) & ~taken
         taken |= area
-        if in_frame < 0.5 * cv2.contourArea(polygons[name].astype(np.float32)):
+        full = max(int(area.sum()), 1)
+        region = area & (above_oval if name == "forehead" else allowed) & skin_box
+        inside = (polygon >= 0).all(axis=1) & (polygon <= [w - 1, h - 1]).all(axis=1)
+        if inside.mean() < 0.5:
             omitted[name] = "outside the photo"
         elif region.sum() < min_skin_fraction * full:
             omitted[name] = f"mostly hidden: {region.sum() / full:.0%} visible skin, below {min_skin_fraction:.0%}"
         else:
-            masks[name] = region
+            mask = np.zeros(shape, bool)
+            mask[y0:y1, x0:x1] = region
+            masks[name] = mask
     return RegionMasks(masks=masks, omitted=omitted, skin=skin, mm_per_px=IPD_MM / ipd)

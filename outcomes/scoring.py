@@ -1,0 +1,128 @@
+"""GAIS estimate: region changes → improvement score → grade 1–5 with probabilities.
+
+``improvement_score`` is the fraction by which the face's wrinkle severity
+(summed over the scored regions, so regions with more wrinkles count more)
+fell between visits, blended with the relative fall in fold depth (laxity)
+weighted by its confidence. 0 is no change, 0.3 is 30 % less, negative is
+worse; being a fraction of the subject's own baseline it is comparable across
+subjects.
+
+Grades come from an ordinal (cumulative-logit) model on that score:
+P(grade ≤ k) = σ((score − c_k) / s) with cutpoints c_1 > … > c_4 and a scale
+s equal to the measurement noise seen on pairs where nothing changed, so a
+score within the noise gives "No change" with honest uncertainty. The
+cutpoints and weights are plain parameters (``ScorerParams``) so that
+calibration to a site's investigator ratings can refit them. New PIH, or a
+significant worsening, makes the estimate "Worse".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+GRADE_LABELS: dict[int, str] = {
+    1: "Very much improved",
+    2: "Much improved",
+    3: "Improved",
+    4: "No change",
+    5: "Worse",
+}
+
+
+@dataclass(frozen=True)
+class ScorerParams:
+    """Parameters of the default scorer; rationale in configs/default.yaml."""
+
+    version: str = "default-1"
+    wrinkle_weight: float = 1.0
+    laxity_weight: float = 0.25
+    # Added to the summed baseline severity so that a face with almost no
+    # wrinkles does not turn detector noise into large relative changes.
+    severity_floor: float = 0.02
+    fold_floor: float = 1.0
+    # Cutpoints between grades 1|2, 2|3, 3|4 and 4|5 on the improvement score.
+    cutpoints: tuple[float, ...] = (0.70, 0.45, 0.20, -0.20)
+    # Logistic scale: the improvement score's noise on unchanged pairs.
+    noise_scale: float = 0.05
+    # Probability moved to "Worse" when PIH is found, by severity.
+    pih_worse_probability: tuple[float, ...] = (0.75, 0.9, 0.97)  # mild, moderate, severe
+
+    def __post_init__(self) -> None:
+        from outcomes.errors import ConfigError
+
+        c = self.cutpoints
+        if len(c) != 4 or any(a <= b for a, b in zip(c, c[1:])):
+            raise ConfigError(f"gais.cutpoints: need 4 strictly decreasing values, got {list(c)}")
+        if self.noise_scale <= 0:
+            raise ConfigError(f"gais.noise_scale: must be positive, got {self.noise_scale}")
+        if len(self.pih_worse_probability) != 3 or not all(0 <= p <= 1 for p in self.pih_worse_probability):
+            raise ConfigError("gais.pih_worse_probability: need 3 probabilities (mild, moderate, severe)")
+
+
+@dataclass(frozen=True)
+class GaisEstimate:
+    grade: int
+    label: str
+    probabilities: dict[str, float]
+    improvement_score: float
+    wrinkle_component: float
+    laxity_component: float | None
+    override: str | None  # "pih" when PIH forced "Worse"
+
+
+def improvement_score(
+    wrinkle_before: dict[str, float], wrinkle_after: dict[str, float],
+    fold_before: dict[str, float], fold_after: dict[str, float], fold_confidence: dict[str, float],
+    params: ScorerParams,
+) -> tuple[float, float, float | None]:
+    """Blend of relative wrinkle and fold-depth reduction; returns (score, wrinkle, laxity)."""
+    regions = [r for r in wrinkle_before if r in wrinkle_after]
+    total_before = sum(wrinkle_before[r] for r in regions)
+    total_after = sum(wrinkle_after[r] for r in regions)
+    wrinkle = (total_before - total_after) / (total_before + params.severity_floor) if regions else 0.0
+    folds = [r for r in fold_before if r in fold_after]
+    laxity = None
+    weight_lax = 0.0
+    if folds and params.laxity_weight > 0:
+        conf = [fold_confidence.get(r, 0.0) for r in folds]
+        before = sum(c * fold_before[r] for c, r in zip(conf, folds))
+        after = sum(c * fold_after[r] for c, r in zip(conf, folds))
+        laxity = (before - after) / (before + params.fold_floor * max(sum(conf), 1e-6))
+        weight_lax = params.laxity_weight * (sum(conf) / len(conf))
+    score = (params.wrinkle_weight * wrinkle + weight_lax * (laxity or 0.0)) / (params.wrinkle_weight + weight_lax)
+    return float(score), float(wrinkle), laxity
+
+
+def grade_probabilities(score: float, params: ScorerParams) -> dict[int, float]:
+    """Cumulative-logit probabilities of grades 1–5 for an improvement score."""
+    def sigmoid(x: float) -> float:
+        return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+    cumulative = [sigmoid((score - c) / params.noise_scale) for c in params.cutpoints] + [1.0]
+    probs, previous = {}, 0.0
+    for grade, cum in zip(range(1, 6), cumulative):
+        probs[grade] = max(cum - previous, 0.0)
+        previous = cum
+    return probs
+
+
+def estimate_gais(score: float, wrinkle: float, laxity: float | None, pih_severity: str,
+                  params: ScorerParams) -> GaisEstimate:
+    """Grade, label and probabilities; PIH moves probability to "Worse"."""
+    probs = grade_probabilities(score, params)
+    override = None
+    if pih_severity in ("mild", "moderate", "severe"):
+        p = params.pih_worse_probability[("mild", "moderate", "severe").index(pih_severity)]
+        probs = {g: v * (1 - p) for g, v in probs.items()}
+        probs[5] += p
+        override = "pih"
+    grade = next((g for g, c in zip(range(1, 5), params.cutpoints) if score >= c), 5)
+    if override:
+        grade = 5
+    return GaisEstimate(
+        grade=grade, label=GRADE_LABELS[grade],
+        probabilities={str(g): round(v, 4) for g, v in probs.items()},
+        improvement_score=round(score, 4), wrinkle_component=round(wrinkle, 4),
+        laxity_component=None if laxity is None else round(laxity, 4), override=override,
+    )

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from outcomes.errors import ConfigError
+from outcomes.features.pigment import PigmentThresholds
+from outcomes.scoring import ScorerParams
 
 
 # Pillow refuses any image above twice its MAX_IMAGE_PIXELS (89 478 485) on
@@ -122,10 +124,34 @@ class AlignmentConfig:
 
 
 @dataclass(frozen=True)
+class IlluminationConfig:
+    # Beyond these the follow-up's lighting differs from the baseline's more
+    # than one global correction can be trusted to undo (pair not usable).
+    max_exposure_stops: float = 2.0
+    max_white_balance: float = 0.25
+    # Largest per-channel tone (gamma) change, |gamma − 1|.
+    max_tone_change: float = 0.3
+    # Left/right or top/bottom gain difference: side lighting changed.
+    max_nonuniformity: float = 0.10
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    # A region with less visible skin than this fraction is omitted, not scored.
+    min_skin_fraction: float = 0.4
+    # Fewer scored regions than this makes the pair not usable.
+    min_regions: int = 6
+
+
+@dataclass(frozen=True)
 class Config:
     input: InputConfig = field(default_factory=InputConfig)
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    illumination: IlluminationConfig = field(default_factory=IlluminationConfig)
+    regions: RegionConfig = field(default_factory=RegionConfig)
+    pigment: PigmentThresholds = field(default_factory=PigmentThresholds)
+    gais: ScorerParams = field(default_factory=ScorerParams)
 
     def sha256(self) -> str:
         """Hash of the resolved configuration (all values, defaults included)."""

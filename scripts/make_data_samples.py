@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 from skimage import data
 
 from outcomes.io import photo_from_array

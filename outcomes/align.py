@@ -300,23 +300,28 @@ def warp_to_before(after_rgb: np.ndarray, registration: Registration, before_siz
 
     Parameters
     ----------
-    after_rgb : ndarray, shape (H', W', 3), uint8
+    after_rgb : ndarray, shape (H', W', 3) or (H', W'), uint8 or float32
+        AFTER, or any per-pixel map of AFTER (a wrinkle response, a mask).
     registration : Registration
     before_size : (width, height)
 
     Returns
     -------
-    pixels : ndarray, shape (H, W, 3), uint8
+    pixels : ndarray, shape (H, W[, 3]), the input's dtype
+        Bicubic for images, so that the one resampling AFTER undergoes blurs
+        fine texture as little as possible; bilinear for float maps.
     valid : ndarray, shape (H, W), bool
         True where the pixel came from inside AFTER.
     """
     import cv2
 
     w, h = before_size
+    interpolation = cv2.INTER_CUBIC if after_rgb.dtype == np.uint8 else cv2.INTER_LINEAR
     h_ab = np.linalg.inv(registration.after_to_before)
+    ah, aw = after_rgb.shape[:2]
     if registration.local_flow is None:
-        pixels = cv2.warpPerspective(after_rgb, h_ab, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        ones = np.full(after_rgb.shape[:2], 255, np.uint8)
+        pixels = cv2.warpPerspective(after_rgb, h_ab, (w, h), flags=interpolation | cv2.WARP_INVERSE_MAP)
+        ones = np.full((ah, aw), 255, np.uint8)
         valid = cv2.warpPerspective(ones, h_ab, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
         return pixels, valid
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -325,7 +330,6 @@ def warp_to_before(after_rgb: np.ndarray, registration: Registration, before_siz
     den = h_ab[2, 0] * qx + h_ab[2, 1] * qy + h_ab[2, 2]
     map_x = ((h_ab[0, 0] * qx + h_ab[0, 1] * qy + h_ab[0, 2]) / den).astype(np.float32)
     map_y = ((h_ab[1, 0] * qx + h_ab[1, 1] * qy + h_ab[1, 2]) / den).astype(np.float32)
-    pixels = cv2.remap(after_rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    ah, aw = after_rgb.shape[:2]
+    pixels = cv2.remap(after_rgb, map_x, map_y, interpolation, borderMode=cv2.BORDER_CONSTANT)
     valid = (map_x >= 0) & (map_y >= 0) & (map_x <= aw - 1) & (map_y <= ah - 1)
     return pixels, valid

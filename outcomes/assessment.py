@@ -65,7 +65,7 @@ class Assessment:
         reg = self.pair.registration
 
         def r(x: float | None, nd: int = 4) -> float | None:
-            return None if x is None else round(float(x), nd)
+            return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
         return {
             "schema_version": "1",

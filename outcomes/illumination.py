@@ -185,3 +185,24 @@ def normalise_illumination(
     return corrected, IlluminationFit(np.exp(a), gammas, exposure, balance, nonuniformity,
                                       float(np.median(np.linalg.norm(delta, axis=1))), len(idx), not reasons,
                                       "; ".join(reasons))
+
+
+def apply_illumination(rgb: np.ndarray, fit: IlluminationFit) -> np.ndarray:
+    """Apply a fitted correction to another image of the same photo (e.g. AFTER in its own frame).
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8
+    fit : IlluminationFit
+        From :func:`normalise_illumination`.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), uint8
+    """
+    import cv2
+
+    rgb = _check_rgb(rgb, "rgb")
+    linear = np.maximum(_decode_lut(), 1e-6)[:, None]  # (256, 1): code → linear light
+    table = _encode(fit.gains * linear**fit.gammas)  # (256, 3)
+    return cv2.LUT(np.ascontiguousarray(rgb), table[None])

@@ -112,8 +112,9 @@ def _region_polygons(landmarks: Landmarks) -> dict[str, np.ndarray]:
     centre = f.px([[0.0, (nose_v + chin_v) / 2]])[0]
     for side, idx in (("right", JAW_RIGHT), ("left", JAW_LEFT)):
         contour = p[list(idx)]
-        inner = contour + (centre - contour) / np.linalg.norm(centre - contour, axis=1, keepdims=True) * 0.22 * f.ipd
-        out[f"jawline_{side}"] = np.vstack([contour, inner[::-1]])
+        inward = (centre - contour) / np.linalg.norm(centre - contour, axis=1, keepdims=True) * f.ipd
+        # Keep off the contour itself: its edge against neck or background is not skin texture.
+        out[f"jawline_{side}"] = np.vstack([contour + 0.06 * inward, (contour + 0.26 * inward)[::-1]])
     return out
 
 

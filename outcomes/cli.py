@@ -60,6 +60,61 @@ def _align(args: argparse.Namespace) -> None:
         print(f"outcomes: warning: pair not usable: {', '.join(pair.registration.qc_flags)}", file=sys.stderr)
 
 
+def _assess(args: argparse.Namespace) -> None:
+    from outcomes.config import load_config
+    from outcomes.io import read_photo
+    from outcomes.pipeline import assess_pair, load_models
+
+    config = load_config(args.config)
+    if args.fitzpatrick is not None:
+        _check_fitzpatrick(args.fitzpatrick)
+    before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
+    models = load_models(config)
+    try:
+        assessment = assess_pair(before, after, models, config, fitzpatrick=args.fitzpatrick)
+    finally:
+        models.close()
+    outputs = [lambda: _write_json(args.json, assessment.to_dict())]
+    if args.report:
+        from outcomes.report import write_report
+
+        outputs.append(lambda: write_report(args.report, assessment))
+    _write_all(outputs, [args.json, args.report])
+    if not assessment.usable:
+        print(f"outcomes: warning: pair not usable: {', '.join(assessment.qc_flags)}", file=sys.stderr)
+
+
+def _wrinkles(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from outcomes.config import load_config
+    from outcomes.io import read_photo
+    from outcomes.pipeline import detect_photo_wrinkles, load_models
+
+    config = load_config(args.config)
+    photo = read_photo(args.image, config.input)
+    models = load_models(config)
+    try:
+        result = detect_photo_wrinkles(photo, models, config)
+    finally:
+        models.close()
+    outputs = [lambda: _write_png(args.mask, np.where(result.mask, 255, 0).astype(np.uint8))]
+    if args.json:
+        outputs.append(lambda: _write_json(args.json, result.to_dict()))
+    if args.overlay:
+        from outcomes.overlay import draw_mask
+
+        outputs.append(lambda: _write_png(args.overlay, draw_mask(photo.pixels, result.mask)))
+    _write_all(outputs, [args.mask, args.json, args.overlay])
+
+
+def _check_fitzpatrick(value: str) -> None:
+    from outcomes.errors import OutcomesError
+
+    if value.strip().upper() not in ("I", "II", "III", "IV", "V", "VI"):
+        raise OutcomesError(f"--fitzpatrick: expected one of I, II, III, IV, V, VI, got {value!r}")
+
+
 def _write_json(path: str, payload: dict) -> None:
     from outcomes.io import write_json
 
@@ -105,6 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", required=True, metavar="OUT", help="write the registration JSON here")
     p.add_argument("--out-image", metavar="ALIGNED.png", help="write AFTER warped into BEFORE's frame")
     p.set_defaults(run=_align)
+
+    p = sub.add_parser("assess", help="align a pair and estimate GAIS, wrinkle/laxity change and PIH")
+    p.add_argument("before", metavar="BEFORE")
+    p.add_argument("after", metavar="AFTER")
+    p.add_argument("--json", required=True, metavar="OUT", help="write the assessment JSON here")
+    p.add_argument("--fitzpatrick", metavar="TYPE", help="the clinic's Fitzpatrick type I-VI (wins over the estimate)")
+    p.add_argument("--report", metavar="OUT.html", help="also write a self-contained HTML report")
+    p.set_defaults(run=_assess)
+
+    p = sub.add_parser("wrinkles", help="detect wrinkles on one photo")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--mask", required=True, metavar="OUT.png", help="255 where a wrinkle is detected, 0 elsewhere")
+    p.add_argument("--json", metavar="OUT.json", help="per-region wrinkle features and the detector used")
+    p.add_argument("--overlay", metavar="OUT.png", help="the photo with the wrinkles drawn on it")
+    p.set_defaults(run=_wrinkles)
     return parser
 
 

@@ -10,6 +10,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from outcomes.io import read_photo
 from outcomes.landmarks import FaceLandmarker
 from outcomes.types import AlignedPair, Landmarks, Photo
 
+if TYPE_CHECKING:
+    from outcomes.assessment import Assessment
+
 
 @dataclass(frozen=True)
 class Models:
@@ -29,6 +33,12 @@ class Models:
 
     def close(self) -> None:
         self.landmarker.close()
+
+    def describe(self) -> dict[str, str]:
+        """Model name → identity, for provenance."""
+        import mediapipe
+
+        return {"mediapipe-face-detector-full-range+face-mesh-478": f"mediapipe=={mediapipe.__version__}"}
 
 
 def load_models(config: Config | None = None) -> Models:
@@ -96,3 +106,224 @@ def provenance(config: Config, *photos: Photo) -> dict:
         # Hashes, not file names: names of clinical photos may identify people.
         "inputs_sha256": [p.sha256 for p in photos],
     }
+
+
+def _face_masks(before_lm: Landmarks, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face oval, background ring around the head, cheek seed) in BEFORE's frame."""
+    import cv2
+
+    from outcomes.landmarks import FACE_OVAL
+    from outcomes.regions import region_masks
+
+    oval = np.zeros(shape, np.uint8)
+    cv2.fillPoly(oval, [np.round(before_lm.points[list(FACE_OVAL)]).astype(np.int32)], 1)
+    ipd = before_lm.inter_pupil_distance
+    distance = cv2.distanceTransform(1 - oval, cv2.DIST_L2, 3)  # px from the face
+    ring = (distance > 0.6 * ipd) & (distance < 1.2 * ipd)
+    plain = region_masks(before_lm, shape).masks
+    seed = np.zeros(shape, bool)
+    for name in ("cheek_right", "cheek_left"):
+        if name in plain:
+            seed |= plain[name]
+    return oval.astype(bool), ring, seed
+
+
+def assess_pair(
+    before: str | Path | Photo, after: str | Path | Photo, models: Models,
+    config: Config | None = None, fitzpatrick: str | None = None,
+) -> Assessment:
+    """Align a pair and measure what changed: wrinkles, laxity, skin tone, PIH, GAIS.
+
+    Parameters
+    ----------
+    before, after : path or Photo
+    models : Models
+        From :func:`load_models`.
+    config : Config, optional
+    fitzpatrick : str, optional
+        The clinic's Fitzpatrick type ("I"…"VI"); it wins over the estimate.
+
+    Raises
+    ------
+    InputImageError, NoFaceError
+        Unreadable photo or no face. A pair that is readable but not
+        comparable (pose, lighting) is returned with ``usable=False``.
+    """
+    from outcomes.assessment import Assessment, RegionChange
+    from outcomes.color import ita_deg, skin_pixels, skin_tone, srgb_to_lab
+    from outcomes.illumination import apply_illumination, normalise_illumination
+    from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
+    from outcomes.features.pigment import check_pih
+    from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
+    from outcomes.regions import region_masks
+    from outcomes.scoring import estimate_gais, improvement_score
+
+    config = config or Config()
+    times: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        times[name] = (now - clock) * 1e3
+        clock = now
+
+    pair = align_photos(before, after, models, config)
+    times.update({f"align.{k}": v for k, v in pair.registration.stage_ms.items()})
+    lap("align_ms")
+    b_lm, b_rgb = pair.before_landmarks, pair.before.pixels
+    shape = b_rgb.shape[:2]
+    ipd = b_lm.inter_pupil_distance
+    oval, ring, seed = _face_masks(b_lm, shape)
+    valid = pair.valid
+    lab_b = srgb_to_lab(b_rgb)
+    skin_b = skin_pixels(b_rgb, seed, lab=lab_b)
+    skin_a_raw = skin_pixels(pair.after_in_before, seed & valid)
+    face_skin = oval & skin_b & skin_a_raw
+    ill = config.illumination
+    after_rgb, fit = normalise_illumination(
+        b_rgb, pair.after_in_before, face_skin | ring, valid, face_mask=face_skin,
+        max_exposure_stops=ill.max_exposure_stops, max_tone_change=ill.max_tone_change,
+        max_white_balance=ill.max_white_balance, max_nonuniformity=ill.max_nonuniformity,
+    )
+    lab_a = srgb_to_lab(after_rgb)
+    skin_a = skin_pixels(after_rgb, seed & valid, lab=lab_a)
+    lap("colour_ms")
+    regions = region_masks(b_lm, shape, skin_b & skin_a & valid, config.regions.min_skin_fraction)
+    lap("regions_ms")
+    roi = _roi(oval, regions.masks)
+    map_b = detect_wrinkles(b_rgb, ipd, roi=roi)
+    map_a = _after_wrinkles_in_before_frame(pair, fit, roi, detect_wrinkles, apply_illumination)
+    lap("wrinkles_ms")
+    lax_b = laxity_features(b_lm, lab_b[..., 0])
+    lax_a = laxity_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm)
+    lap("laxity_ms")
+    changes: dict[str, RegionChange] = {}
+    for name, mask in regions.masks.items():
+        # Paired: both measured on the union of both photos' lines, so a line
+        # that fades below detection at follow-up counts with its faded depth.
+        wb = region_wrinkle_features(map_b, lab_b, mask, regions.mm_per_px, reference=map_a)
+        wa = region_wrinkle_features(map_a, lab_a, mask, regions.mm_per_px, reference=map_b)
+        lb, la = lax_b.get(name), lax_a.get(name)
+        changes[name] = RegionChange(
+            wrinkle_before=wb.severity, wrinkle_after=wa.severity,
+            laxity_before=None if lb is None else lb.value, laxity_after=None if la is None else la.value,
+            laxity_confidence=None if lb is None else min(lb.confidence, la.confidence),
+            wrinkle_detail_before=_wrinkle_detail(wb), wrinkle_detail_after=_wrinkle_detail(wa),
+        )
+    lap("region_features_ms")
+    tone_mask = np.zeros(shape, bool)
+    for name in ("cheek_right", "cheek_left", "forehead"):
+        if name in regions.masks:
+            tone_mask |= regions.masks[name]
+    try:
+        ita_b, ita_a = ita_deg(lab_b, tone_mask), ita_deg(lab_a, tone_mask)
+    except ValueError:
+        ita_b = ita_a = None
+    tone = skin_tone(ita_b, fitzpatrick) if (ita_b is not None or fitzpatrick) else skin_tone(None, "III")
+    pih = check_pih(lab_b, lab_a, regions.masks, ipd, config.pigment, exclude=map_b.mask | map_a.mask)
+    lap("pih_ms")
+    folds = [n for n in changes if n.startswith(("nasolabial", "marionette"))]
+    score, wrinkle, laxity = improvement_score(
+        {n: c.wrinkle_before for n, c in changes.items()}, {n: c.wrinkle_after for n, c in changes.items()},
+        {n: changes[n].laxity_before for n in folds}, {n: changes[n].laxity_after for n in folds},
+        {n: changes[n].laxity_confidence for n in folds}, config.gais,
+    )
+    gais = estimate_gais(score, wrinkle, laxity, pih.severity, config.gais)
+    lap("score_ms")
+    flags = list(pair.registration.qc_flags)
+    if not fit.correctable:
+        flags.append(f"lighting_not_correctable: {fit.reason}")
+    if ita_b is None and fitzpatrick is None:
+        flags.append("skin_tone_not_measured")
+    if len(changes) < config.regions.min_regions:
+        flags.append(f"too_few_regions: {len(changes)} scored, need {config.regions.min_regions}")
+    usable = pair.registration.ok and fit.correctable and len(changes) >= config.regions.min_regions
+    return Assessment(
+        pair=pair, after_normalised=after_rgb, gais=gais, skin_before=tone, ita_after=ita_a, pih=pih,
+        regions=changes, omitted_regions=regions.omitted, illumination=fit, usable=usable,
+        qc_flags=tuple(flags), provenance={**provenance(config, pair.before, pair.after), "models": models.describe()},
+        stage_ms=times, wrinkle_mask_before=map_b.mask, wrinkle_mask_after=map_a.mask,
+        region_masks=regions.masks, not_assessable=dict(NOT_ASSESSABLE),
+    )
+
+
+def _roi(oval: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
+    """The face oval and every region (the forehead reaches above the oval)."""
+    roi = oval.copy()
+    for m in masks.values():
+        roi |= m
+    return roi
+
+
+def _after_wrinkles_in_before_frame(pair: AlignedPair, fit, roi: np.ndarray, detect, apply_fit):  # noqa: ANN001
+    """Detect wrinkles on AFTER in its own frame, then carry the map into BEFORE's.
+
+    Detecting on the resampled AFTER would compare a once-interpolated photo
+    with an original one: interpolation softens fine creases and biases the
+    change towards "improved". The response map is smooth, so warping it
+    costs little. The detector sees the same face area in both photos
+    (BEFORE's region of interest mapped into AFTER).
+    """
+    import dataclasses as dc
+
+    import cv2
+
+    after = pair.after.pixels
+    roi_after = cv2.warpPerspective(
+        roi.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+    ).astype(bool)
+    native = detect(apply_fit(after, fit), pair.after_landmarks.inter_pupil_distance, roi=roi_after)
+    size = (pair.before.width, pair.before.height)
+    response, valid = warp_to_before(native.response.astype(np.float32), pair.registration, size)
+    mask, _ = warp_to_before(native.mask.astype(np.float32), pair.registration, size)
+    return dc.replace(native, response=response * valid, mask=(mask >= 0.5) & valid,
+                      ipd_px=pair.before_landmarks.inter_pupil_distance)
+
+
+def _wrinkle_detail(features) -> dict[str, float]:  # noqa: ANN001 - RegionWrinkles
+    return {"area_fraction": features.area_fraction, "length_per_cm2": features.length_per_cm2, "depth": features.depth}
+
+
+@dataclass(frozen=True)
+class PhotoWrinkles:
+    """Wrinkles found on one photo, for ``outcomes wrinkles``."""
+
+    photo: Photo
+    mask: np.ndarray
+    regions: dict[str, dict[str, float]]
+    omitted: dict[str, str]
+    detector: dict[str, str]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": "1",
+            "image": {"width": self.photo.width, "height": self.photo.height, "sha256": self.photo.sha256},
+            "detector": self.detector,
+            "wrinkle_area_fraction": round(float(self.mask.mean()), 6),
+            "regions": {k: {f: round(float(v), 5) for f, v in d.items()} for k, d in self.regions.items()},
+            "regions_omitted": self.omitted,
+        }
+
+
+def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = None) -> PhotoWrinkles:
+    """Landmarks, skin-only regions and wrinkle features of one photo."""
+    from outcomes.color import skin_pixels, srgb_to_lab
+    from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
+    from outcomes.regions import region_masks
+
+    config = config or Config()
+    lm = models.landmarker.detect(photo)
+    shape = photo.pixels.shape[:2]
+    oval, _, seed = _face_masks(lm, shape)
+    lab = srgb_to_lab(photo.pixels)
+    regions = region_masks(lm, shape, skin_pixels(photo.pixels, seed, lab=lab), config.regions.min_skin_fraction)
+    roi = oval | np.any([m for m in regions.masks.values()], axis=0) if regions.masks else oval
+    wmap = detect_wrinkles(photo.pixels, lm.inter_pupil_distance, roi=roi)
+    features = {}
+    for name, mask in regions.masks.items():
+        f = region_wrinkle_features(wmap, lab, mask, regions.mm_per_px)
+        features[name] = {**_wrinkle_detail(f), "severity": f.severity}
+    return PhotoWrinkles(photo=photo, mask=wmap.mask, regions=features, omitted=regions.omitted,
+                         detector={"name": wmap.detector, "kind": "classical filters"})

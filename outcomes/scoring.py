@@ -42,7 +42,7 @@ class ScorerParams:
     severity_floor: float = 0.02
     fold_floor: float = 1.0
     # Cutpoints between grades 1|2, 2|3, 3|4 and 4|5 on the improvement score.
-    cutpoints: tuple[float, ...] = (0.70, 0.45, 0.20, -0.20)
+    cutpoints: tuple[float, ...] = (0.60, 0.35, 0.10, -0.10)
     # Logistic scale: the improvement score's noise on unchanged pairs.
     noise_scale: float = 0.05
     # Probability moved to "Worse" when PIH is found, by severity.

@@ -1,8 +1,9 @@
 """Regenerate ``data_samples/``: simulated before/after pairs of scikit-image's astronaut.
 
 The astronaut photo (Eileen Collins, NASA, public domain) ships inside
-scikit-image, so the samples need nothing outside this repository. It is
-upscaled ×2 to 1024×1024 so that rendered wrinkles are a few pixels wide.
+scikit-image, so the samples need nothing outside this repository. Her head
+is cropped and upscaled ×5 to 1050×1050 (inter-pupil distance ≈ 215 px, as
+in a clinical portrait) so that rendered wrinkles are a few pixels wide.
 Landmarks from our own detector only place the simulated changes; the
 simulator's ground truth is written beside each pair.
 
@@ -26,15 +27,16 @@ OUT = Path(__file__).resolve().parents[1] / "data_samples"
 
 # subject → what the follow-up shows
 SPECS = {
-    "S01": TreatmentSpec(wrinkle_severity=0.8, wrinkle_reduction=0.6, seed=11),  # clear improvement
+    "S01": TreatmentSpec(wrinkle_severity=1.0, wrinkle_reduction=0.9, seed=11),  # clear improvement
     "S02": TreatmentSpec(wrinkle_severity=0.6, wrinkle_reduction=0.0, seed=12),  # no skin change
     "S03": TreatmentSpec(wrinkle_severity=0.6, wrinkle_reduction=0.3, macules=3, seed=13),  # PIH
-    "S04": TreatmentSpec(wrinkle_severity=0.5, wrinkle_reduction=-0.6, redness=True, seed=14),  # worse, red
+    "S04": TreatmentSpec(wrinkle_severity=0.8, wrinkle_reduction=-0.8, redness=True, seed=14),  # worse, red
 }
 
 
 def main() -> None:
-    face = cv2.resize(data.astronaut(), (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    head = data.astronaut()[20:230, 120:330]
+    face = cv2.resize(head, (1050, 1050), interpolation=cv2.INTER_CUBIC)
     with FaceLandmarker() as landmarker:
         anchors = landmarker.detect(photo_from_array(face, "astronaut")).anchors
     OUT.mkdir(exist_ok=True)

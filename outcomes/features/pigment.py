@@ -95,6 +95,7 @@ def check_pih(
     region_masks: dict[str, np.ndarray],
     ipd_px: float,
     thresholds: PigmentThresholds | None = None,
+    exclude: np.ndarray | None = None,
 ) -> PihResult:
     """Per-region colour change and new hyperpigmented spots.
 
@@ -107,6 +108,10 @@ def check_pih(
     ipd_px : float
         Inter-pupil distance in pixels (sets the spatial scales).
     thresholds : PigmentThresholds, optional
+    exclude : ndarray, shape (H, W), bool, optional
+        Pixels that cannot be new pigment spots: detected wrinkle lines in
+        either photo (a deepened wrinkle darkens skin too, but it is measured
+        as wrinkle change, not PIH).
 
     Returns
     -------
@@ -163,7 +168,12 @@ def check_pih(
     reddish = delta[..., 1] > t.erythema_a_over_l * np.abs(delta[..., 0])
     pigment_like = (delta[..., 2] >= t.min_delta_b) & ~reddish
     candidates = darker & perceptible & (sk > 0)
-    spots_crop = _keep_spots(candidates & pigment_like, t.min_spot_diameter_ipd * ipd_px)
+    if exclude is not None:
+        radius = max(1, round(t.smoothing_ipd * ipd_px * 2))
+        grown = cv2.dilate(exclude[crop].astype(np.uint8),
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+        candidates &= grown == 0
+    spots_crop = _keep_spots(candidates & pigment_like, t.min_spot_diameter_ipd * ipd_px, delta, t.erythema_a_over_l)
     erythema_crop = (delta[..., 1] >= t.min_delta_e) & reddish & (sk > 0)
     spots = np.zeros_like(skin)
     spots[crop] = spots_crop
@@ -188,11 +198,14 @@ def check_pih(
     return PihResult(bool(spots_crop.any()), severity, area, spot_de, tuple(regions), spots, erythema)
 
 
-def _keep_spots(candidates: np.ndarray, min_diameter_px: float, max_elongation: float = 4.0) -> np.ndarray:
-    """Connected components at least a small disc in area and not line-shaped.
+def _keep_spots(candidates: np.ndarray, min_diameter_px: float, delta: np.ndarray,
+                erythema_a_over_l: float, max_elongation: float = 4.0) -> np.ndarray:
+    """Connected components at least a small disc in area, not line-shaped, not red.
 
     A deepened wrinkle is a thin line; a macule is a blob. Elongation is the
-    ratio of the component's principal axes (from its second moments).
+    ratio of the component's principal axes (from its second moments). A
+    component whose mean change is mainly a rise of a* is erythema, even if
+    some of its pixels passed the per-pixel test.
     """
     import cv2
 
@@ -203,8 +216,10 @@ def _keep_spots(candidates: np.ndarray, min_diameter_px: float, max_elongation: 
         if stats[i, cv2.CC_STAT_AREA] < min_area:
             continue
         x, y, w, h = stats[i, :4]
-        m = cv2.moments((labels[y: y + h, x: x + w] == i).astype(np.uint8), binaryImage=True)
+        component = labels[y: y + h, x: x + w] == i
+        m = cv2.moments(component.astype(np.uint8), binaryImage=True)
         cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
         small, large = np.sqrt(np.maximum(np.linalg.eigvalsh(cov), 1e-9))
-        keep[i] = large / small <= max_elongation
+        mean = delta[y: y + h, x: x + w][component].mean(axis=0)
+        keep[i] = large / small <= max_elongation and mean[1] <= erythema_a_over_l * 0.5 * abs(mean[0])
     return keep[labels]

@@ -1,0 +1,126 @@
+"""Validity of the assessment on simulated treatments of the London faces.
+
+For each face, pairs are simulated (outcomes.simulate) with new geometry and
+lighting in every follow-up, and these skin changes:
+
+- unchanged: wrinkles rendered identically at both visits;
+- improved: wrinkle depth reduced by 45–90 %;
+- partial: reduction drawn from −60 % … +90 % (for the rank correlation);
+- worsened: depth increased by 70 %;
+- pih: three macules (ΔL* −6 … −10, Δb* +3) and a 30 % reduction;
+- redness: diffuse erythema (Δa* +8) only.
+
+Printed: Spearman between the true wrinkle reduction and improvement_score;
+the share of unchanged pairs called No change, improved pairs called Improved
+or better, worsened pairs called Worse; PIH sensitivity and specificity for
+light (ITA ≥ 28°) and dark (ITA < 28°) faces; redness-only pairs flagged as
+PIH; ITA drift between visits that differ only in lighting; the same photo
+as before and after; time per pair and per stage.
+
+    python benchmarks/validity.py [--faces 61] [--seed 0] [--out results.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from collections import defaultdict
+
+import numpy as np
+from _common import shared_data, summary
+from scipy.stats import spearmanr
+
+from outcomes.config import Config
+from outcomes.io import photo_from_array, read_photo
+from outcomes.pipeline import assess_pair, load_models
+from outcomes.simulate import TreatmentSpec, simulate_pair
+from outcomes.simulate.templates import london_anchors, read_tem
+
+
+def scenarios(rng: np.random.Generator, seed: int) -> dict[str, TreatmentSpec]:
+    sev = float(rng.uniform(0.5, 1.0))
+    return {
+        "unchanged": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.0, seed=seed),
+        "improved": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=float(rng.uniform(0.45, 0.9)), seed=seed + 1),
+        "partial": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=float(rng.uniform(-0.6, 0.9)), seed=seed + 2),
+        "worsened": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=-0.7, seed=seed + 3),
+        "pih": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.3, macules=3, seed=seed + 4),
+        "redness": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.0, redness=True, seed=seed + 5),
+    }
+
+
+def rate(flags: list[bool]) -> str:
+    return f"{np.mean(flags) * 100:5.1f} % (n={len(flags)})" if flags else "  n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=int, default=61)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="write one row per pair to this CSV")
+    args = parser.parse_args()
+    files = sorted((shared_data() / "london" / "neutral").glob("*.jpg"))
+    files = files[:: max(1, len(files) // args.faces)][: args.faces]
+    rng = np.random.default_rng(args.seed)
+    config = Config()
+    models = load_models(config)
+    rows, stage = [], defaultdict(list)
+    same = []
+    for i, path in enumerate(files):
+        photo = read_photo(path)
+        anchors = london_anchors(read_tem(path.with_suffix(".tem")))
+        for kind, spec in scenarios(rng, args.seed * 10_000 + i * 10).items():
+            pair = simulate_pair(photo.pixels, anchors, spec)
+            start = time.perf_counter()
+            a = assess_pair(photo_from_array(pair.before, f"{path.stem}-{kind}-before"),
+                            photo_from_array(pair.after, f"{path.stem}-{kind}-after"), models, config)
+            stage["total_ms"].append((time.perf_counter() - start) * 1e3)
+            for k, v in a.stage_ms.items():
+                stage[k].append(v)
+            rows.append({
+                "face": path.stem, "kind": kind, "true_reduction": pair.ground_truth["wrinkle_reduction"],
+                "score": a.gais.improvement_score, "grade": a.gais.grade, "pih": a.pih.flag,
+                "ita_before": a.skin_before.ita_deg, "ita_after": a.ita_after, "usable": a.usable,
+                "flags": ";".join(a.qc_flags),
+            })
+        if i < 5:
+            a = assess_pair(photo, photo, models, config)
+            same.append((a.gais.grade, a.gais.improvement_score, a.pih.flag))
+        print(f"  {i + 1}/{len(files)} faces", flush=True, end="\r")
+    models.close()
+    print()
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def of(kind: str) -> list[dict]:
+        return [r for r in rows if r["kind"] == kind]
+
+    graded = [r for r in rows if r["kind"] in ("unchanged", "improved", "partial", "worsened")]
+    rho = spearmanr([r["true_reduction"] for r in graded], [r["score"] for r in graded]).statistic
+    print(f"faces: {len(files)}, pairs: {len(rows)}; not usable: {sum(not r['usable'] for r in rows)}")
+    print(f"Spearman(true wrinkle reduction, improvement_score): {rho:.3f}  (n={len(graded)})")
+    print(f"unchanged → No change:            {rate([r['grade'] == 4 for r in of('unchanged')])}")
+    print(f"≥45 % reduction → Improved+:      {rate([r['grade'] <= 3 for r in of('improved')])}")
+    print(f"worsened → Worse:                 {rate([r['grade'] == 5 for r in of('worsened')])}")
+    noise = [r["score"] for r in of("unchanged")]
+    print(f"improvement_score on unchanged pairs: mean {np.mean(noise):+.3f}, sd {np.std(noise):.3f}")
+    for group, test in (("light (ITA ≥ 28°)", lambda r: r["ita_before"] is not None and r["ita_before"] >= 28),
+                        ("dark (ITA < 28°)", lambda r: r["ita_before"] is not None and r["ita_before"] < 28)):
+        sens = [r["pih"] for r in of("pih") if test(r)]
+        spec = [not r["pih"] for r in rows if r["kind"] != "pih" and test(r)]
+        print(f"PIH {group:18s} sensitivity {rate(sens)}   specificity {rate(spec)}")
+    print(f"redness alone flagged as PIH:     {rate([r['pih'] for r in of('redness')])}")
+    drift = [abs(r["ita_after"] - r["ita_before"]) for r in of("unchanged") if r["ita_after"] is not None]
+    print(f"ITA drift, lighting-only change, degrees: {summary(np.array(drift))}")
+    print(f"same photo as before and after (grade, score, PIH): {same}")
+    print("time per pair and stage, ms:")
+    for k, v in stage.items():
+        print(f"  {k:28s} {summary(np.array(v))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Per-region skin features measured on one photo (wrinkles, …)."""

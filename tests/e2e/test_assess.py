@@ -1,0 +1,120 @@
+"""`assess` end to end on the bundled samples (no ../shared needed) and on real faces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from outcomes.io import read_photo
+from outcomes.pipeline import assess_pair
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+REGIONS = {
+    "forehead", "glabella", "crows_feet_right", "crows_feet_left", "under_eye_right", "under_eye_left",
+    "cheek_right", "cheek_left", "nasolabial_right", "nasolabial_left", "perioral",
+    "marionette_right", "marionette_left", "jawline_right", "jawline_left", "chin",
+}
+
+
+@pytest.fixture(scope="module")
+def sample_assessments(models):
+    out = {}
+    for subject in ("S01", "S02", "S03", "S04"):
+        out[subject] = assess_pair(SAMPLES / f"{subject}_baseline.jpg", SAMPLES / f"{subject}_day90.jpg", models)
+    return out
+
+
+def test_same_photo_is_no_change(models):
+    photo = read_photo(SAMPLES / "S02_baseline.jpg")
+    a = assess_pair(photo, photo, models)
+    assert a.gais.grade == 4 and abs(a.gais.improvement_score) < 0.02
+    assert not a.pih.flag and a.usable
+
+
+def test_samples_follow_their_simulated_truth(sample_assessments):
+    """The astronaut smiles: her natural smile lines dominate the wrinkle total,
+    so a 90 % reduction of the rendered lines is a smaller share of it — the
+    order and direction must still be right."""
+    truth = {s: json.loads((SAMPLES / f"{s}_truth.json").read_text()) for s in sample_assessments}
+    a = sample_assessments
+    assert truth["S01"]["wrinkle_reduction"] > 0.5 and a["S01"].gais.improvement_score > 0.05
+    assert a["S02"].gais.grade == 4 and not a["S02"].pih.flag
+    assert abs(a["S02"].gais.improvement_score) < 0.03
+    assert truth["S03"]["macule_area_px"] > 0 and a["S03"].pih.flag and a["S03"].gais.grade == 5
+    assert truth["S04"]["wrinkle_reduction"] < 0 and a["S04"].gais.grade == 5 and not a["S04"].pih.flag
+    scores = [a[s].gais.improvement_score for s in ("S04", "S02", "S01")]
+    assert scores == sorted(scores)
+
+
+def test_assessment_json_follows_the_contract(sample_assessments):
+    d = sample_assessments["S01"].to_dict()
+    assert d["schema_version"] == "1"
+    assert set(d["gais"]) >= {"grade", "label", "probabilities", "improvement_score"}
+    assert set(d["gais"]["probabilities"]) == {"1", "2", "3", "4", "5"}
+    assert sum(d["gais"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert set(d["skin"]) >= {"ita_deg_before", "ita_deg_after", "fitzpatrick", "fitzpatrick_source"}
+    assert set(d["pih"]) >= {"flag", "severity", "area_fraction", "delta_e", "regions"}
+    assert set(d["regions"]) <= REGIONS and len(d["regions"]) >= 10
+    for values in d["regions"].values():
+        assert set(values) >= {"wrinkle_before", "wrinkle_after", "wrinkle_change",
+                               "laxity_before", "laxity_after", "laxity_change"}
+    assert d["regions"]["forehead"]["laxity_before"] is None  # laxity only where it applies
+    assert set(d["alignment"]) >= {"ok", "residual_rel_ipd", "after_to_before"}
+    assert set(d["qc"]) == {"usable", "flags"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
+    json.dumps(d, allow_nan=False)
+
+
+def test_reported_fitzpatrick_wins(models):
+    a = assess_pair(SAMPLES / "S02_baseline.jpg", SAMPLES / "S02_day90.jpg", models, fitzpatrick="V")
+    assert a.skin_before.fitzpatrick == "V" and a.skin_before.fitzpatrick_source == "reported"
+
+
+def test_cli_assess_writes_json_and_report(tmp_path):
+    out, report = tmp_path / "a.json", tmp_path / "r.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "outcomes.cli", "assess", str(SAMPLES / "S03_baseline.jpg"),
+         str(SAMPLES / "S03_day90.jpg"), "--json", str(out), "--report", str(report), "--fitzpatrick", "II"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    d = json.loads(out.read_text())
+    assert d["skin"]["fitzpatrick"] == "II" and d["pih"]["flag"] is True
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "S03_baseline" not in html
+
+
+def test_cli_rejects_a_bad_fitzpatrick_type(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "outcomes.cli", "assess", str(SAMPLES / "S03_baseline.jpg"),
+         str(SAMPLES / "S03_day90.jpg"), "--json", str(tmp_path / "a.json"), "--fitzpatrick", "VII"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1 and "VII" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_extreme_pose_is_not_usable(shared_data, models):
+    """lisa1 vs lisa3: 12° pitch and 19° roll apart — never a confident grade."""
+    a = assess_pair(shared_data / "lisa" / "lisa1.jpg", shared_data / "lisa" / "lisa3.jpg", models)
+    assert not a.usable and any(f.startswith("pose_change") for f in a.qc_flags)
+
+
+def test_wrinkle_cli_mask(tmp_path):
+    mask, js = tmp_path / "m.png", tmp_path / "w.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "outcomes.cli", "wrinkles", str(SAMPLES / "S01_baseline.jpg"),
+         "--mask", str(mask), "--json", str(js)], capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    from PIL import Image
+
+    m = np.asarray(Image.open(mask))
+    assert m.shape == (1050, 1050) and set(np.unique(m)) <= {0, 255} and (m == 255).any()
+    d = json.loads(js.read_text())
+    assert d["detector"]["name"] == "classical" and len(d["regions"]) >= 10
+    assert all(set(v) >= {"area_fraction", "length_per_cm2", "depth", "severity"} for v in d["regions"].values())

@@ -263,12 +263,13 @@ def fitzpatrick_from_ita(ita: float) -> str:
 class SkinTone:
     """Skin tone of a subject: ``ita_deg`` (degrees, None if not measured), its Chardon
     ``category`` (or None), ``fitzpatrick`` "I" … "VI" and ``fitzpatrick_source``: "reported"
-    (by the clinic) or "estimated" (from ITA, a weak proxy)."""
+    (by the clinic), "estimated" (from ITA, a weak proxy) or "not measured" (no skin to measure
+    and none reported; ``fitzpatrick`` is then None)."""
 
     ita_deg: float | None
     category: str | None
-    fitzpatrick: str
-    fitzpatrick_source: str  # "reported" | "estimated"
+    fitzpatrick: str | None
+    fitzpatrick_source: str  # "reported" | "estimated" | "not measured"
 
 
 def skin_tone(ita: float | None, reported: str | None = None) -> SkinTone:

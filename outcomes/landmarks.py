@@ -239,16 +239,16 @@ class FaceLandmarker:
 
         n = self.MESH_INPUT_PX
         scale = n / side
-        # Affine photo → crop; pixels outside the photo are replicated edges.
+        # Affine photo → crop (u = s·x + t); pixels outside the photo are replicated edges.
         m = np.array([[scale, 0, n / 2 - scale * center[0]], [0, scale, n / 2 - scale * center[1]]])
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        source, to_crop = rgb, m
         if scale < 1:
-            # INTER_AREA is not supported by warpAffine: pre-shrink with resize.
-            shrink = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interp)
-            m2 = np.array([[1.0, 0, n / 2 - scale * center[0]], [0, 1.0, n / 2 - scale * center[1]]])
-            crop = cv2.warpAffine(shrink, m2, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        else:
-            crop = cv2.warpAffine(rgb, m, (n, n), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+            # Shrink with INTER_AREA (anti-aliased; warpAffine lacks it), then shift. (resize
+            # centres pixels at s·(x + ½) − ½, so this crop sits (1 − s)/2 px off s·x + t; the
+            # whole mesh moves with it, well inside the landmarks' own error.)
+            source = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            to_crop = np.array([[1.0, 0, m[0, 2]], [0, 1.0, m[1, 2]]])
+        crop = cv2.warpAffine(source, to_crop, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         with _quiet_native_logging():
             result = self._mesh.process(crop)
         if not result.multi_face_landmarks:

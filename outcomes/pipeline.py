@@ -23,6 +23,8 @@ from outcomes.types import AlignedPair, Landmarks, Photo
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
+    from outcomes.features.wrinkles import WrinkleMap
+    from outcomes.illumination import IlluminationFit
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,8 @@ def assess_pair(
         comparable (pose, lighting) is returned with ``usable=False``.
     """
     from outcomes.assessment import Assessment, RegionChange
-    from outcomes.color import ita_deg, skin_pixels, skin_tone, srgb_to_lab
-    from outcomes.illumination import apply_illumination, normalise_illumination
+    from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
+    from outcomes.illumination import normalise_illumination
     from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
     from outcomes.features.pigment import check_pih
     from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
@@ -193,7 +195,7 @@ def assess_pair(
     lap("regions_ms")
     roi = _roi(oval, regions.masks)
     map_b = detect_wrinkles(b_rgb, ipd, roi=roi)
-    map_a = _after_wrinkles_in_before_frame(pair, fit, roi, detect_wrinkles, apply_illumination)
+    map_a = _after_wrinkles_in_before_frame(pair, fit, roi)
     lap("wrinkles_ms")
     lax_b = laxity_features(b_lm, lab_b[..., 0])
     lax_a = laxity_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm)
@@ -220,7 +222,10 @@ def assess_pair(
         ita_b, ita_a = ita_deg(lab_b, tone_mask), ita_deg(lab_a, tone_mask)
     except ValueError:
         ita_b = ita_a = None
-    tone = skin_tone(ita_b, fitzpatrick) if (ita_b is not None or fitzpatrick) else skin_tone(None, "III")
+    if ita_b is None and fitzpatrick is None:
+        tone = SkinTone(None, None, None, "not measured")  # flagged below; never guessed
+    else:
+        tone = skin_tone(ita_b, fitzpatrick)
     pih = check_pih(lab_b, lab_a, regions.masks, ipd, config.pigment, exclude=map_b.mask | map_a.mask)
     lap("pih_ms")
     folds = [n for n in changes if n.startswith(("nasolabial", "marionette"))]
@@ -256,7 +261,7 @@ def _roi(oval: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
     return roi
 
 
-def _after_wrinkles_in_before_frame(pair: AlignedPair, fit, roi: np.ndarray, detect, apply_fit):  # noqa: ANN001
+def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi: np.ndarray) -> WrinkleMap:
     """Detect wrinkles on AFTER in its own frame, then carry the map into BEFORE's.
 
     Detecting on the resampled AFTER would compare a once-interpolated photo
@@ -265,20 +270,21 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit, roi: np.ndarray, det
     costs little. The detector sees the same face area in both photos
     (BEFORE's region of interest mapped into AFTER).
     """
-    import dataclasses as dc
-
     import cv2
+
+    from outcomes.features.wrinkles import detect_wrinkles
+    from outcomes.illumination import apply_illumination
 
     after = pair.after.pixels
     roi_after = cv2.warpPerspective(
         roi.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
     ).astype(bool)
-    native = detect(apply_fit(after, fit), pair.after_landmarks.inter_pupil_distance, roi=roi_after)
+    native = detect_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, roi=roi_after)
     size = (pair.before.width, pair.before.height)
     response, valid = warp_to_before(native.response.astype(np.float32), pair.registration, size)
     mask, _ = warp_to_before(native.mask.astype(np.float32), pair.registration, size)
-    return dc.replace(native, response=response * valid, mask=(mask >= 0.5) & valid,
+    return dataclasses.replace(native, response=response * valid, mask=(mask >= 0.5) & valid,
                       ipd_px=pair.before_landmarks.inter_pupil_distance)
 
 
@@ -319,8 +325,7 @@ def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = 
     oval, _, seed = _face_masks(lm, shape)
     lab = srgb_to_lab(photo.pixels)
     regions = region_masks(lm, shape, skin_pixels(photo.pixels, seed, lab=lab), config.regions.min_skin_fraction)
-    roi = oval | np.any([m for m in regions.masks.values()], axis=0) if regions.masks else oval
-    wmap = detect_wrinkles(photo.pixels, lm.inter_pupil_distance, roi=roi)
+    wmap = detect_wrinkles(photo.pixels, lm.inter_pupil_distance, roi=_roi(oval, regions.masks))
     features = {}
     for name, mask in regions.masks.items():
         f = region_wrinkle_features(wmap, lab, mask, regions.mm_per_px)

@@ -104,6 +104,9 @@ def skin_section(a: Assessment) -> str:
     if tone.fitzpatrick_source == "reported":
         source = "reported by the clinic"
         caveat = ""
+    elif tone.fitzpatrick is None:
+        source = "not measured: no usable skin for ITA and no type reported"
+        caveat = ""
     else:
         source = "estimated from ITA"
         caveat = ('<p class="note"><strong>Caveat:</strong> a Fitzpatrick type estimated from an ordinary photo is a '
@@ -114,7 +117,7 @@ def skin_section(a: Assessment) -> str:
         ("ITA before", ita(tone.ita_deg, tone.category)),
         ("ITA after", ita(a.ita_after, cat_after)),
         ("ITA change", esc(num(change, 1, signed=True, suffix="°"))),
-        ("Fitzpatrick type", f"<strong>{esc(tone.fitzpatrick)}</strong> — {esc(source)}"),
+        ("Fitzpatrick type", f"<strong>{esc(tone.fitzpatrick or '—')}</strong> — {esc(source)}"),
     ]
     return ('<section id="skin"><h2>Skin tone</h2>' + _kv(items) + caveat +
             '<p class="note">ITA (individual typology angle) from the cheeks and forehead; higher is lighter. AFTER is '

@@ -17,13 +17,14 @@ light (ITA ≥ 28°) and dark (ITA < 28°) faces; redness-only pairs flagged as
 PIH; ITA drift between visits that differ only in lighting; the same photo
 as before and after; time per pair and per stage.
 
-    python benchmarks/validity.py [--faces 61] [--seed 0] [--out results.csv]
+    python benchmarks/validity.py [--faces 61] [--seed 0] [--out results.csv] [--config YAML] [--held-out]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 from collections import defaultdict
 
@@ -31,7 +32,8 @@ import numpy as np
 from _common import shared_data, summary
 from scipy.stats import spearmanr
 
-from outcomes.config import Config
+from outcomes.config import load_config
+from outcomes.features.wrinkle_fusion import resolve_weights
 from outcomes.io import photo_from_array, read_photo
 from outcomes.pipeline import assess_pair, load_models
 from outcomes.simulate import TreatmentSpec, simulate_pair
@@ -59,11 +61,18 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=61)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write one row per pair to this CSV")
+    parser.add_argument("--config", help="settings YAML (e.g. wrinkles: {detector: classical} for the filters alone)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="only the faces the wrinkle CNN never saw in training (its model card's test subjects)")
     args = parser.parse_args()
     files = sorted((shared_data() / "london" / "neutral").glob("*.jpg"))
+    config = load_config(args.config)
+    if args.held_out:
+        card = json.loads(resolve_weights(config.wrinkles.cnn_weights).with_suffix(".card.json").read_text())
+        held_out = set(card["training"]["test_subjects"])
+        files = [f for f in files if f.stem.split("_")[0] in held_out]
     files = files[:: max(1, len(files) // args.faces)][: args.faces]
     rng = np.random.default_rng(args.seed)
-    config = Config()
     models = load_models(config)
     rows, stage = [], defaultdict(list)
     same = []

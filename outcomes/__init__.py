@@ -34,6 +34,11 @@ _EXPORTS = {
     "AlignmentError": "outcomes.errors",
     "ConfigError": "outcomes.errors",
     "ModelError": "outcomes.errors",
+    "TrainingDataError": "outcomes.errors",
+    "assess_pair": "outcomes.pipeline",
+    "load_wrinkle_cnn": "outcomes.features.wrinkle_cnn",
+    "wrinkle_probability": "outcomes.features.wrinkle_cnn",
+    "find_wrinkles": "outcomes.features.wrinkle_fusion",
 }
 
 __all__ = ["__version__", *_EXPORTS]

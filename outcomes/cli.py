@@ -108,6 +108,56 @@ def _wrinkles(args: argparse.Namespace) -> None:
     _write_all(outputs, [args.mask, args.json, args.overlay])
 
 
+def _train_wrinkles(args: argparse.Namespace) -> None:
+    from outcomes.training.config import load_train_config
+
+    config = load_train_config(args.train_config)
+    if args.device:
+        import dataclasses
+
+        config = dataclasses.replace(config, device=args.device)
+    from outcomes.training.trainer import train_wrinkles
+
+    with _LazyIpd() as measure:
+        result = train_wrinkles(config, args.data, args.out, resume=not args.no_resume, progress=sys.stderr.isatty(),
+                                measure_ipd=measure)
+    test = result.card_data["metrics"].get("test", result.card_data["metrics"]["val"])
+    dice = test["by_threshold"][f"{config.threshold:g}"]["dice"]
+    print(f"{result.weights}  sha256 {result.sha256}\n{result.card}  best epoch {result.best_epoch} of "
+          f"{result.epochs_run}, {result.seconds:.0f} s, {'test' if 'test' in result.card_data['metrics'] else 'val'} "
+          f"Dice {dice:.3f}")
+
+
+class _LazyIpd:
+    """``rgb -> inter-pupil distance``, loading the face landmarker on first use only."""
+
+    def __init__(self) -> None:
+        self._landmarker = None
+
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __call__(self, rgb) -> float:  # noqa: ANN001 - numpy array
+        from outcomes.io import photo_from_array
+
+        if self._landmarker is None:
+            from outcomes.landmarks import FaceLandmarker
+
+            self._landmarker = FaceLandmarker()
+        return self._landmarker.detect(photo_from_array(rgb)).inter_pupil_distance
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        if self._landmarker is not None:
+            self._landmarker.close()
+
+
+def _train_wrinkle_data(args: argparse.Namespace) -> None:
+    from outcomes.training.synthetic import make_training_set
+
+    index = make_training_set(args.london, args.out, variants=args.variants, seed=args.seed, faces=args.faces)
+    print(index)
+
+
 def _check_fitzpatrick(value: str) -> None:
     from outcomes.errors import OutcomesError
 
@@ -175,6 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT.json", help="per-region wrinkle features and the detector used")
     p.add_argument("--overlay", metavar="OUT.png", help="the photo with the wrinkles drawn on it")
     p.set_defaults(run=_wrinkles)
+
+    train = sub.add_parser("train", help="retrain models on a site's own data").add_subparsers(
+        dest="train_command", required=True, metavar="MODEL")
+    p = train.add_parser("wrinkles", help="train the wrinkle CNN on a folder of images and masks")
+    p.add_argument("--config", dest="train_config", metavar="YAML", help="training settings "
+                   "(configs/train/wrinkles.yaml; defaults when omitted)")
+    p.add_argument("--data", required=True, metavar="DIR", help="images/, masks/ and optional index.csv "
+                   "(see outcomes/training/data.py)")
+    p.add_argument("--out", required=True, metavar="DIR", help="checkpoint, weights and model card go here")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
+    p.add_argument("--no-resume", action="store_true", help="start over even if DIR holds a checkpoint")
+    p.set_defaults(run=_train_wrinkles)
+    p = train.add_parser("wrinkle-data", help="render wrinkles with exact masks onto the London faces")
+    p.add_argument("--london", required=True, metavar="DIR", help="the London set folder (neutral/, faces.csv)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--variants", type=int, default=8, help="renderings per person (default 8)")
+    p.add_argument("--faces", type=int, help="use only this many people (spread over the set)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_train_wrinkle_data)
     return parser
 
 

@@ -46,3 +46,7 @@ class AlignmentError(OutcomesError):
 
 class ModelError(OutcomesError):
     """A bundled model is missing, corrupt or incompatible."""
+
+
+class TrainingDataError(OutcomesError):
+    """A training folder is malformed: missing masks, mismatched sizes, a person in two splits."""

@@ -23,6 +23,7 @@ from outcomes.types import AlignedPair, Landmarks, Photo
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
+    from outcomes.features.wrinkle_cnn import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.illumination import IlluminationFit
 
@@ -32,6 +33,7 @@ class Models:
     """Everything loaded once per process and passed in to the stages."""
 
     landmarker: FaceLandmarker
+    wrinkle_cnn: WrinkleCNN | None = None
 
     def close(self) -> None:
         self.landmarker.close()
@@ -40,13 +42,25 @@ class Models:
         """Model name → identity, for provenance."""
         import mediapipe
 
-        return {"mediapipe-face-detector-full-range+face-mesh-478": f"mediapipe=={mediapipe.__version__}"}
+        out = {"mediapipe-face-detector-full-range+face-mesh-478": f"mediapipe=={mediapipe.__version__}"}
+        if self.wrinkle_cnn is not None:
+            out.update(self.wrinkle_cnn.describe())
+        return out
 
 
 def load_models(config: Config | None = None) -> Models:
-    """Load the face detector and mesh (and, later, the wrinkle CNN)."""
+    """Load the face detector and mesh, and the wrinkle CNN unless the detector is classical.
+
+    Raises
+    ------
+    ModelError
+        Missing or corrupt CNN weights (never replaced by untrained ones).
+    """
+    from outcomes.features.wrinkle_fusion import load_configured_cnn
+
     config = config or Config()
-    return Models(landmarker=FaceLandmarker(config.landmarks))
+    cnn = load_configured_cnn(config.wrinkles)  # first: a bad weights file fails before mediapipe starts
+    return Models(landmarker=FaceLandmarker(config.landmarks), wrinkle_cnn=cnn)
 
 
 def locate_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> tuple[Photo, Landmarks]:
@@ -156,7 +170,8 @@ def assess_pair(
     from outcomes.illumination import normalise_illumination
     from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
     from outcomes.features.pigment import check_pih
-    from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
+    from outcomes.features.wrinkle_fusion import find_wrinkles
+    from outcomes.features.wrinkles import region_wrinkle_features
     from outcomes.regions import region_masks
     from outcomes.scoring import estimate_gais, improvement_score
 
@@ -194,8 +209,8 @@ def assess_pair(
     regions = region_masks(b_lm, shape, skin_b & skin_a & valid, config.regions.min_skin_fraction)
     lap("regions_ms")
     roi = _roi(oval, regions.masks)
-    map_b = detect_wrinkles(b_rgb, ipd, roi=roi)
-    map_a = _after_wrinkles_in_before_frame(pair, fit, roi)
+    map_b = find_wrinkles(b_rgb, ipd, roi, models.wrinkle_cnn, config.wrinkles)
+    map_a = _after_wrinkles_in_before_frame(pair, fit, roi, models, config)
     lap("wrinkles_ms")
     lax_b = laxity_features(b_lm, lab_b[..., 0])
     lax_a = laxity_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm)
@@ -261,7 +276,8 @@ def _roi(oval: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
     return roi
 
 
-def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi: np.ndarray) -> WrinkleMap:
+def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi: np.ndarray, models: Models,
+                                   config: Config) -> WrinkleMap:
     """Detect wrinkles on AFTER in its own frame, then carry the map into BEFORE's.
 
     Detecting on the resampled AFTER would compare a once-interpolated photo
@@ -272,7 +288,7 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi
     """
     import cv2
 
-    from outcomes.features.wrinkles import detect_wrinkles
+    from outcomes.features.wrinkle_fusion import find_wrinkles
     from outcomes.illumination import apply_illumination
 
     after = pair.after.pixels
@@ -280,7 +296,8 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi
         roi.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
     ).astype(bool)
-    native = detect_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, roi=roi_after)
+    native = find_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, roi_after,
+                           models.wrinkle_cnn, config.wrinkles)
     size = (pair.before.width, pair.before.height)
     response, valid = warp_to_before(native.response.astype(np.float32), pair.registration, size)
     mask, _ = warp_to_before(native.mask.astype(np.float32), pair.registration, size)
@@ -316,7 +333,8 @@ class PhotoWrinkles:
 def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = None) -> PhotoWrinkles:
     """Landmarks, skin-only regions and wrinkle features of one photo."""
     from outcomes.color import skin_pixels, srgb_to_lab
-    from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
+    from outcomes.features.wrinkle_fusion import find_wrinkles
+    from outcomes.features.wrinkles import region_wrinkle_features
     from outcomes.regions import region_masks
 
     config = config or Config()
@@ -325,10 +343,15 @@ def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = 
     oval, _, seed = _face_masks(lm, shape)
     lab = srgb_to_lab(photo.pixels)
     regions = region_masks(lm, shape, skin_pixels(photo.pixels, seed, lab=lab), config.regions.min_skin_fraction)
-    wmap = detect_wrinkles(photo.pixels, lm.inter_pupil_distance, roi=_roi(oval, regions.masks))
+    wmap = find_wrinkles(photo.pixels, lm.inter_pupil_distance, _roi(oval, regions.masks), models.wrinkle_cnn,
+                         config.wrinkles)
     features = {}
     for name, mask in regions.masks.items():
         f = region_wrinkle_features(wmap, lab, mask, regions.mm_per_px)
         features[name] = {**_wrinkle_detail(f), "severity": f.severity}
-    return PhotoWrinkles(photo=photo, mask=wmap.mask, regions=features, omitted=regions.omitted,
-                         detector={"name": wmap.detector, "kind": "classical filters"})
+    kind = {"classical": "classical filters", "cnn": "wrinkle CNN",
+            "cnn+classical": f"wrinkle CNN fused with classical filters (CNN weight {config.wrinkles.cnn_weight:g})"}
+    detector = {"name": wmap.detector, "kind": kind[wmap.detector]}
+    if models.wrinkle_cnn is not None and wmap.detector != "classical":
+        detector["model_sha256"] = models.wrinkle_cnn.sha256
+    return PhotoWrinkles(photo=photo, mask=wmap.mask, regions=features, omitted=regions.omitted, detector=detector)

@@ -46,6 +46,12 @@ class Wrinkle:
         times ``depth`` (0 = uniform).
     seed : int
         Seeds the phases of that along-line variation.
+    shoulder : float
+        Amplitude of the soft groove three times as wide as the core,
+        relative to the core (0 = a plain Gaussian valley).
+    highlight : float
+        Peak of the bright flank on the lower (or right) side, as a
+        fraction of the depth.
     """
 
     region: str
@@ -55,6 +61,8 @@ class Wrinkle:
     taper: float = 0.25
     variation: float = 0.0
     seed: int = 0
+    shoulder: float = _SHOULDER_A
+    highlight: float = _HIGHLIGHT
 
 
 def _curve(p0, p1, bend, wiggle, n=12):
@@ -222,7 +230,7 @@ def _profile(w: Wrinkle, shape: tuple[int, int]):
         env = env * (1.0 - w.variation * 0.5 * (1.0 + wave))
     core = np.exp(-_FOUR_LN2 * dist**2 / wid**2)
     shoulder = np.exp(-_FOUR_LN2 * dist**2 / (_SHOULDER_W * wid) ** 2)
-    prof = env * (core + _SHOULDER_A * shoulder) / (1.0 + _SHOULDER_A)
+    prof = env * (core + w.shoulder * shoulder) / (1.0 + w.shoulder)
     hl = env * np.exp(-0.5 * ((side - 0.9 * wid) / (0.35 * wid)) ** 2)
     h, wd = y1 - y0, x1 - x0
     return y0, x0, prof.reshape(h, wd), hl.reshape(h, wd)
@@ -234,11 +242,11 @@ def render_wrinkles(
     """Render wrinkles as dark valleys.
 
     Each wrinkle multiplies linear RGB (all channels alike, so hue is kept)
-    by ``1 - depth * depth_scale * profile + 0.15 * depth * depth_scale *
-    highlight``. ``profile`` (nominal peak 1) is a Gaussian core of FWHM
-    ``width_px`` plus a weaker soft groove three times as wide, times the
-    taper envelope and the along-line variation; ``highlight`` is a faint
-    bright flank on the lower (or right) side. Overlapping wrinkles
+    by ``1 - depth * depth_scale * profile + w.highlight * depth * depth_scale *
+    flank``. ``profile`` (nominal peak 1) is a Gaussian core of FWHM
+    ``width_px`` plus a weaker soft groove (``w.shoulder``) three times as wide, times the
+    taper envelope and the along-line variation; ``flank`` is a faint
+    bright band on the lower (or right) side. Overlapping wrinkles
     multiply. The half-peak mask is about 1.2 x ``width_px`` wide.
 
     Parameters
@@ -271,7 +279,7 @@ def render_wrinkles(
             continue
         y0, x0, prof, hl = res
         h, wd = prof.shape
-        factor[y0:y0 + h, x0:x0 + wd] *= 1.0 - depth * prof + _HIGHLIGHT * depth * hl
+        factor[y0:y0 + h, x0:x0 + wd] *= 1.0 - depth * prof + w.highlight * depth * hl
         mask[y0:y0 + h, x0:x0 + wd] |= prof > 0.5
     out = img.copy()
     touched = factor != 1.0

@@ -66,6 +66,7 @@ def test_assessment_json_follows_the_contract(sample_assessments):
     assert d["regions"]["forehead"]["laxity_before"] is None  # laxity only where it applies
     assert set(d["alignment"]) >= {"ok", "residual_rel_ipd", "after_to_before"}
     assert set(d["qc"]) == {"usable", "flags"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
+
     json.dumps(d, allow_nan=False)
 
 

@@ -1,0 +1,124 @@
+"""Wrinkle CNN vs classical filters vs their fusion, on identities the CNN never saw.
+
+For each London face in the model card's held-out split (``--split test``, default; ``val``
+to choose fusion settings without touching test), wrinkles are drawn with the simulator's
+default sampler (:func:`outcomes.simulate.sample_wrinkles`, severity 0.3-1.0, the same
+protocol as ``benchmarks/wrinkle_detection.py``; the CNN's training renderer adds more
+variety) ``--renders`` times, and each detector runs on the face's skin as the pipeline cuts
+it. Scores are Dice / IoU against the exact half-peak mask inside that skin, pooled over the
+renders of a face, then the median over faces - overall, by self-reported ethnicity and by
+skin-tone group from the measured ITA (Chardon: light > 41°, intermediate 28-41°, tan and
+darker ≤ 28°). A second table scores the same detections without the face's own creases
+(the classical detections on the untouched photo, grown by 2 px, as in the CNN's training
+``ignore`` masks): real lines that the simulator did not draw are neither hits nor misses
+there. Also timed: the CNN on one 1350×1350 photo (crop, resample, tiles, back).
+
+    python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import time
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import torch
+from _common import shared_data, summary
+
+from outcomes.color import ita_deg, skin_pixels, srgb_to_lab
+from outcomes.config import Config
+from outcomes.features.wrinkle_cnn import wrinkle_probability
+from outcomes.features.wrinkle_fusion import fuse, load_configured_cnn, resolve_weights
+from outcomes.features.wrinkles import detect_wrinkles
+from outcomes.io import read_photo
+from outcomes.landmarks import FaceLandmarker
+from outcomes.regions import region_masks
+from outcomes.simulate import london_anchors, read_tem, render_wrinkles, sample_wrinkles
+
+
+def tone_group(ita: float) -> str:
+    return "light (ITA>41)" if ita > 41 else "intermediate (28-41)" if ita > 28 else "tan-dark (ITA<=28)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--renders", type=int, default=3, help="wrinkle renderings per face")
+    parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 0.85, 0.7, 0.5],
+                        help="CNN weights w of the fusion w·p + (1-w)·r to report")
+    parser.add_argument("--threshold", type=float, default=None, help="default: the config's wrinkles.threshold")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    config = Config()
+    threshold = config.wrinkles.threshold if args.threshold is None else args.threshold
+    cnn = load_configured_cnn(dataclasses.replace(config.wrinkles, detector="cnn"))
+    card = json.loads(resolve_weights(config.wrinkles.cnn_weights).with_suffix(".card.json").read_text())
+    held_out = set(card["training"][f"{args.split}_subjects"])
+    data = shared_data()
+    ethnicity = {r["face_id"]: r["face_eth"] for r in csv.DictReader(open(data / "london" / "faces.csv"))}
+    paths = [p for p in sorted((data / "london" / "neutral").glob("*_03.jpg")) if p.stem.split("_")[0] in held_out]
+    rng = np.random.default_rng(args.seed)
+    detectors = ["classical", *[f"fused w={w:g}" for w in args.weights]]
+    # (detector, natural creases excluded) -> per face (ethnicity, tone group, Dice, IoU)
+    per_face: dict[tuple[str, bool], list[tuple[str, str, float, float]]] = defaultdict(list)
+    cnn_ms, classical_ms = [], []
+    with FaceLandmarker() as landmarker:
+        for path in paths:
+            photo = read_photo(path)
+            img = photo.pixels
+            anchors = london_anchors(read_tem(path.with_suffix(".tem")))
+            lm = landmarker.detect(photo)
+            ipd = lm.inter_pupil_distance
+            plain = region_masks(lm, img.shape[:2]).masks
+            seed = plain["cheek_right"] | plain["cheek_left"]
+            tone = tone_group(ita_deg(srgb_to_lab(img), seed & skin_pixels(img, seed)))
+            eth = ethnicity.get(path.stem.split("_")[0], "unknown")
+            counts = {(d, excl): np.zeros(3) for d in detectors for excl in (False, True)}
+            natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
+                                 .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+            for _ in range(args.renders):
+                rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng))
+                regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
+                skin = np.any(np.stack(list(regions.masks.values())), axis=0)
+                gt = truth & skin
+                t0 = time.perf_counter()
+                classical = detect_wrinkles(rendered, ipd, skin)
+                t1 = time.perf_counter()
+                prob = wrinkle_probability(cnn, rendered, ipd, skin)
+                t2 = time.perf_counter()
+                classical_ms.append((t1 - t0) * 1e3)
+                cnn_ms.append((t2 - t1) * 1e3)
+                masks = {"classical": classical.mask & skin}
+                for w in args.weights:
+                    masks[f"fused w={w:g}"] = fuse(prob, classical, skin, cnn_weight=w, threshold=threshold).mask
+                scored = ~(natural & ~truth)
+                for d, m in masks.items():
+                    counts[d, False] += [(m & gt).sum(), (m & ~gt).sum(), (~m & gt).sum()]
+                    counts[d, True] += [(m & gt).sum(), (m & ~gt & scored).sum(), (~m & gt).sum()]
+            for (d, excl), (tp, fp, fn) in counts.items():
+                per_face[d, excl].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
+    print(f"{len(paths)} held-out ({args.split}) London faces × {args.renders} renders, simulated severity 0.3-1.0, "
+          f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}…, "
+          f"torch threads {torch.get_num_threads()}")
+    faces = per_face["classical", False]
+    groups = ["all"] + sorted({e for e, *_ in faces}) + sorted({t for _, t, *_ in faces})
+    for excl in (False, True):
+        print("Dice (IoU) inside the skin, median over faces; 'fused w=1' is the CNN alone"
+              + ("; the face's own creases not scored" if excl else ""))
+        print(f"  {'group':<22}{'n':>3}" + "".join(f"{d:>18}" for d in detectors))
+        for g in groups:
+            rows = {d: [(dc, io) for e, t, dc, io in per_face[d, excl] if g in ("all", e, t)] for d in detectors}
+            cells = "".join(f"{np.median([r[0] for r in rows[d]]):>10.3f} ({np.median([r[1] for r in rows[d]]):.3f})"
+                            for d in detectors)
+            print(f"  {g:<22}{len(rows['classical']):>3}{cells}")
+    print(f"CNN per {img.shape[1]}×{img.shape[0]} photo (ROI = face skin), ms: {summary(np.array(cnn_ms))}")
+    print(f"classical filters per photo, ms: {summary(np.array(classical_ms))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Wrinkle detection with the CNN, the classical filters, or both fused.
+
+The fused score is ``w * p_cnn + (1 - w) * r_classical``: the CNN's probability and the
+classical line-valley response (both in [0, 1]); a pixel is a wrinkle where the score reaches
+``threshold`` inside the region of interest. The CNN supplies the shape of the lines (it was
+trained against exact masks); the classical response, which does not depend on learned
+weights, keeps strong lines the network is unsure of and damps its isolated responses. With
+``w = 1`` this is the CNN alone; ``detector = "classical"`` keeps the classical detector's own
+hysteresis and component filters. ``benchmarks/wrinkle_cnn.py`` measures all three.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from outcomes.config import WrinkleConfig
+from outcomes.errors import ModelError
+from outcomes.features.wrinkles import WrinkleMap, detect_wrinkles
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def resolve_weights(path: str | Path) -> Path:
+    """A configured weights path: absolute as given; relative, in the project folder, then the working folder."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    for base in (PROJECT_DIR, Path.cwd()):
+        if (base / path).is_file():
+            return base / path
+    raise ModelError(f"{path}: wrinkle CNN weights not found in {PROJECT_DIR} or {Path.cwd()} "
+                     "(wrinkles.cnn_weights; set wrinkles.detector: classical to run without the CNN)")
+
+
+def load_configured_cnn(config: WrinkleConfig):  # noqa: ANN201 - WrinkleCNN | None, torch imported lazily
+    """The configured wrinkle CNN, or None when the detector is classical."""
+    if config.detector == "classical":
+        return None
+    from outcomes.features.wrinkle_cnn import load_wrinkle_cnn
+
+    return load_wrinkle_cnn(resolve_weights(config.cnn_weights), config.cnn_sha256, config.device)
+
+
+def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn, config: WrinkleConfig) -> WrinkleMap:  # noqa: ANN001
+    """Wrinkle map of one photo with the configured detector.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8
+    ipd_px : float
+        Inter-pupil distance, px.
+    roi : ndarray, shape (H, W), bool
+        Face skin to analyse.
+    cnn : WrinkleCNN or None
+        Required unless ``config.detector == "classical"``.
+    config : WrinkleConfig
+
+    Returns
+    -------
+    WrinkleMap
+        ``detector`` is ``"classical"``, ``"cnn"`` or ``"cnn+classical"``; ``response`` is the
+        score that was thresholded; ``params`` records the fusion settings and the model.
+    """
+    if config.detector == "classical":
+        return detect_wrinkles(rgb, ipd_px, roi)
+    if cnn is None:
+        raise ModelError(f"wrinkles.detector is {config.detector!r} but no wrinkle CNN was loaded")
+    from outcomes.features.wrinkle_cnn import wrinkle_probability
+
+    prob = wrinkle_probability(cnn, rgb, ipd_px, roi)
+    params = {"threshold": config.threshold, "model_sha256": cnn.sha256}
+    if config.detector == "cnn":
+        return WrinkleMap(response=prob, mask=(prob >= config.threshold) & roi, ipd_px=float(ipd_px),
+                          detector="cnn", params=params)
+    classical = detect_wrinkles(rgb, ipd_px, roi)
+    return fuse(prob, classical, roi, cnn_weight=config.cnn_weight, threshold=config.threshold, params=params)
+
+
+def fuse(probability: np.ndarray, classical: WrinkleMap, roi: np.ndarray, *, cnn_weight: float, threshold: float,
+         params: dict | None = None) -> WrinkleMap:
+    """``cnn_weight * probability + (1 - cnn_weight) * classical.response``, thresholded in ``roi``.
+
+    Parameters
+    ----------
+    probability : ndarray, shape (H, W), float in [0, 1]
+    classical : WrinkleMap
+        Of the same photo (its ``response`` in [0, 1]).
+    roi : ndarray, shape (H, W), bool
+    cnn_weight : float in [0, 1]
+    threshold : float in (0, 1)
+    """
+    if probability.shape != classical.response.shape or roi.shape != probability.shape:
+        raise ValueError(f"probability {probability.shape}, classical response {classical.response.shape} and roi "
+                         f"{roi.shape} must have the same shape")
+    if not 0.0 <= cnn_weight <= 1.0:
+        raise ValueError(f"cnn_weight must be in [0, 1], got {cnn_weight}")
+    score = (cnn_weight * probability + (1.0 - cnn_weight) * classical.response).astype(np.float32)
+    score[~roi] = 0.0
+    return dataclasses.replace(classical, response=score, mask=(score >= threshold) & roi, detector="cnn+classical",
+                               params={**(params or {}), "cnn_weight": cnn_weight, "threshold": threshold,
+                                       "classical": classical.params})

@@ -1,0 +1,67 @@
+"""Settings of a wrinkle-CNN training run, read from YAML (``configs/train/wrinkles.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from outcomes.config import _require, load_yaml_dataclass
+from outcomes.features.wrinkle_cnn import DEFAULT_WIDTHS
+
+
+@dataclass(frozen=True)
+class TrainWrinklesConfig:
+    seed: int = 0
+    # U-Net channels per level (4 levels: full, 1/2, 1/4, 1/8 resolution).
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
+    # Patches at the working scale (inter-pupil distance 200 px): 128 px = 0.64 IPD.
+    patch: int = 128
+    # Extra context around each patch for augmentation and the input filter, dropped after.
+    context: int = 32
+    batch_size: int = 16
+    epochs: int = 40
+    patches_per_epoch: int = 1600
+    # Fraction of patches centred on a wrinkle pixel (wrinkles cover ~1 % of a face).
+    positive_fraction: float = 0.6
+    learning_rate: float = 2.0e-3
+    weight_decay: float = 1.0e-4
+    # Loss = BCE + dice_weight × soft Dice (Dice alone is unstable on empty patches).
+    dice_weight: float = 1.0
+    # Stop when validation Dice has not improved for this many epochs.
+    patience: int = 8
+    # Probability threshold for the per-epoch metrics and the exported model card.
+    threshold: float = 0.5
+    # Data-loading worker processes (0 = in the training process: on a 2-core CPU a
+    # worker competes with the model's threads and halves the speed).
+    workers: int = 0
+    device: str = "auto"
+    augment: bool = True
+
+    def __post_init__(self) -> None:
+        _require(len(self.widths) >= 2 and all(w > 0 for w in self.widths), "widths",
+                 f"must list at least 2 positive channel counts, got {list(self.widths)}")
+        stride = 2 ** (len(self.widths) - 1)
+        for name in ("patch", "context"):
+            value = getattr(self, name)
+            _require(value > 0 and value % stride == 0, name, f"must be a positive multiple of {stride}, got {value}")
+        for name in ("batch_size", "epochs", "patches_per_epoch", "patience"):
+            _require(getattr(self, name) > 0, name, f"must be positive, got {getattr(self, name)}")
+        _require(0.0 <= self.positive_fraction <= 1.0, "positive_fraction", f"must be in [0, 1], got {self.positive_fraction}")
+        _require(0.0 < self.threshold < 1.0, "threshold", f"must be in (0, 1), got {self.threshold}")
+        _require(self.learning_rate > 0, "learning_rate", f"must be positive, got {self.learning_rate}")
+        _require(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+        _require(self.device in ("auto", "cpu", "cuda"), "device", f"must be auto, cpu or cuda, got {self.device!r}")
+
+    def sha256(self) -> str:
+        """Hash of the settings that shape the model (not ``device`` or ``workers``, which may change on resume)."""
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("device", "workers")}
+        text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_train_config(path: str | Path | None) -> TrainWrinklesConfig:
+    """The YAML file over the defaults (``None``: the defaults); unknown keys are rejected."""
+    return TrainWrinklesConfig() if path is None else load_yaml_dataclass(TrainWrinklesConfig, path)

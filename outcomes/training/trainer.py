@@ -1,0 +1,209 @@
+"""Train the wrinkle CNN: ``outcomes train wrinkles`` and :func:`train_wrinkles`.
+
+A run writes into its output folder:
+
+- ``checkpoint.pt`` after every epoch (model, optimiser, schedule, best weights so far,
+  history); a run started again with the same config and data resumes from it;
+- ``wrinkle_unet.pt`` (the best epoch's weights, see
+  :func:`~outcomes.features.wrinkle_cnn.save_wrinkle_weights`) and
+  ``wrinkle_unet.card.json`` (the model card: architecture, input contract,
+  preprocessing, training data, metrics by group, sha256, config hash) when it ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from outcomes.errors import ConfigError, TrainingDataError
+from outcomes.features.wrinkle_cnn import WrinkleUNet, pick_device, save_wrinkle_weights
+from outcomes.training.card import write_model_card
+from outcomes.training.config import TrainWrinklesConfig
+from outcomes.training.data import IGNORE_LABEL, PatchSampler, WrinkleSample, read_wrinkle_folder
+from outcomes.training.metrics import evaluate
+
+CHECKPOINT_FORMAT = "outcomes.wrinkle_train_checkpoint/1"
+WEIGHTS_NAME, CARD_NAME, CHECKPOINT_NAME = "wrinkle_unet.pt", "wrinkle_unet.card.json", "checkpoint.pt"
+MAX_VAL_IMAGES = 24  # validation images scored per epoch (spread over the split)
+CARD_THRESHOLDS = (0.5, 0.3, 0.4, 0.6, 0.7)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run put its products, and what it measured."""
+
+    weights: Path
+    card: Path
+    sha256: str
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    card_data: dict
+
+
+def _fingerprint(samples: list[WrinkleSample]) -> str:
+    """Hash of every sample's name, split, pixels and mask: a resumed run must see the same data."""
+    digest = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s.name):
+        digest.update(f"{s.name}|{s.split}|{s.image.shape}\n".encode())
+        digest.update(s.image.tobytes())
+        digest.update(np.packbits(s.mask).tobytes())
+        if s.ignore is not None:
+            digest.update(np.packbits(s.ignore).tobytes())
+    return digest.hexdigest()
+
+
+def _spread(items: list, n: int) -> list:
+    if len(items) <= n:
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor, dice_weight: float) -> torch.Tensor:
+    """BCE + ``dice_weight`` × soft Dice over the batch, both leaving out ``IGNORE_LABEL`` pixels."""
+    valid = (labels != IGNORE_LABEL).float()
+    target = (labels == 1).float()
+    bce = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * valid).sum() / valid.sum().clamp(min=1)
+    prob = torch.sigmoid(logits) * valid
+    inter = (prob * target).sum()
+    soft_dice = 1.0 - (2 * inter + 1.0) / (prob.sum() + target.sum() + 1.0)
+    return bce + dice_weight * soft_dice
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: str | Path, *, resume: bool = True,
+                   progress: bool = True, measure_ipd: Callable[[np.ndarray], float] | None = None,
+                   log: Callable[[str], None] | None = None) -> TrainResult:
+    """Train, validate each epoch, stop early, and export weights plus a model card.
+
+    Parameters
+    ----------
+    config : TrainWrinklesConfig
+    data_dir : path
+        A training folder (:mod:`outcomes.training.data`) with train and val subjects.
+    out_dir : path
+        Created if needed. An existing ``checkpoint.pt`` there is resumed when ``resume``
+        and made with the same config and data; otherwise it is an error (choose another
+        folder or pass ``resume=False`` to start over).
+    measure_ipd : callable, optional
+        Scale of images without ``ipd_px`` in ``index.csv``.
+    log : callable, optional
+        Receives one line per epoch (default: stderr).
+
+    Raises
+    ------
+    TrainingDataError, ConfigError, ModelError
+    """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples = read_wrinkle_folder(data_dir, measure_ipd)
+    by_split = {k: [s for s in samples if s.split == k] for k in ("train", "val", "test")}
+    if not by_split["train"] or not by_split["val"]:
+        raise TrainingDataError(f"{data_dir}: need train and val images, found {len(by_split['train'])} train and "
+                                f"{len(by_split['val'])} val (set 'split' in index.csv)")
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    # channels-last is about 1.5× faster for these convolutions on CPU and no slower on CUDA
+    model = WrinkleUNet(config.widths).to(device, memory_format=torch.channels_last)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps = config.epochs * -(-config.patches_per_epoch // config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.learning_rate, total_steps=steps,
+                                                   pct_start=0.15)
+    fingerprint = _fingerprint(samples)
+    state = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "best_state": None, "history": [], "bad_epochs": 0,
+             "seconds": 0.0}
+    ckpt_path = out_dir / CHECKPOINT_NAME
+    if ckpt_path.exists():
+        if not resume:
+            ckpt_path.unlink()
+        else:
+            try:
+                ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+            except Exception as exc:  # a run killed mid-write, or a foreign file
+                raise ConfigError(f"{ckpt_path}: unreadable checkpoint ({type(exc).__name__}: {exc}); use another "
+                                  "--out folder or --no-resume") from exc
+            if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or ckpt.get("config_sha256") != config.sha256() \
+                    or ckpt.get("data_fingerprint") != fingerprint:
+                raise ConfigError(f"{ckpt_path}: made with a different config or data; use another --out folder "
+                                  "or start over with --no-resume")
+            model.load_state_dict(ckpt["model"])
+            optimiser.load_state_dict(ckpt["optimizer"])
+            schedule.load_state_dict(ckpt["scheduler"])
+            state = {k: ckpt[k] for k in state}
+            log(f"resuming after epoch {state['epoch']} (best val Dice {state['best_dice']:.3f})")
+    from outcomes.training.augment import wrinkle_augmentation
+
+    sampler = PatchSampler(by_split["train"], patch=config.patch, context=config.context,
+                           positive_fraction=config.positive_fraction, length=config.patches_per_epoch,
+                           seed=config.seed, augment=wrinkle_augmentation() if config.augment else None)
+    val = _spread(by_split["val"], MAX_VAL_IMAGES)
+    from tqdm import tqdm
+
+    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+        t0 = time.perf_counter()
+        sampler.epoch = state["epoch"]
+        loader = DataLoader(sampler, batch_size=config.batch_size, shuffle=False, num_workers=config.workers,
+                            drop_last=False)
+        model.train()
+        losses = []
+        bar = tqdm(loader, desc=f"epoch {state['epoch'] + 1}/{config.epochs}", disable=not progress, leave=False,
+                   file=sys.stderr)
+        for x, y in bar:
+            logits = model(x.to(device, memory_format=torch.channels_last))
+            loss = _loss(logits, y.to(device), config.dice_weight)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if schedule.last_epoch + 1 < steps:
+                schedule.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        metrics = evaluate(model, val, device, (config.threshold,))
+        m = metrics["by_threshold"][f"{config.threshold:g}"]
+        state["epoch"] += 1
+        state["history"].append({"epoch": state["epoch"], "loss": float(np.mean(losses)), **m,
+                                 "seconds": time.perf_counter() - t0})
+        if m["dice"] > state["best_dice"]:
+            state.update(best_dice=m["dice"], best_epoch=state["epoch"], bad_epochs=0,
+                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        state["seconds"] += time.perf_counter() - t0
+        log(f"epoch {state['epoch']:3d}  loss {np.mean(losses):.4f}  val Dice {m['dice']:.3f}  IoU {m['iou']:.3f}  "
+            f"precision {m['precision']:.3f}  recall {m['recall']:.3f}  ({time.perf_counter() - t0:.0f} s)")
+        _save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "config_sha256": config.sha256(),
+                                     "data_fingerprint": fingerprint, "model": model.state_dict(),
+                                     "optimizer": optimiser.state_dict(), "scheduler": schedule.state_dict(), **state})
+    if state["bad_epochs"] >= config.patience:
+        log(f"early stop: no better val Dice for {config.patience} epochs")
+    model.load_state_dict(state["best_state"])
+    model.eval()
+    final = {"val": evaluate(model, by_split["val"], device, CARD_THRESHOLDS)}
+    if by_split["test"]:
+        final["test"] = evaluate(model, by_split["test"], device, CARD_THRESHOLDS)
+    weights = out_dir / WEIGHTS_NAME
+    sha = save_wrinkle_weights(model, weights, {"config_sha256": config.sha256(), "data_fingerprint": fingerprint,
+                                                "best_epoch": state["best_epoch"]})
+    seconds = state["seconds"]  # epochs only (data loading and final scoring excluded), summed over resumes
+    card = write_model_card(out_dir / CARD_NAME, model=model, weights=weights, sha256=sha,
+                            config=dataclasses.asdict(config), config_sha256=config.sha256(), data_dir=Path(data_dir),
+                            samples=samples, fingerprint=fingerprint, metrics=final, history=state["history"],
+                            best_epoch=state["best_epoch"], seconds=seconds, device=device)
+    return TrainResult(weights=weights, card=out_dir / CARD_NAME, sha256=sha, best_epoch=state["best_epoch"],
+                       epochs_run=state["epoch"], seconds=seconds, card_data=card)

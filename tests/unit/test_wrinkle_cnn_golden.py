@@ -1,0 +1,46 @@
+"""The shipped wrinkle CNN: checksum pinned in the config and card, and a stored output on a fixed input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from outcomes.config import Config, WrinkleConfig
+from outcomes.features.wrinkle_cnn import file_sha256, wrinkle_probability
+from outcomes.features.wrinkle_fusion import PROJECT_DIR, load_configured_cnn, resolve_weights
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "wrinkle_cnn.npz"
+MAX_WEIGHTS_BYTES = 20 * 2**20
+
+
+def golden_input() -> tuple[np.ndarray, float]:
+    """A fixed 240×320 crop of a bundled sample (around the right eye and cheek) and its IPD."""
+    bgr = cv2.imread(str(PROJECT_DIR / "data_samples" / "S01_baseline.jpg"), cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[420:660, 300:620]), 240.0
+
+
+def test_shipped_weights_are_pinned_small_and_carded():
+    """The default config's sha256 is the shipped file's and its model card's; the file is < 20 MB."""
+    config = Config().wrinkles
+    path = resolve_weights(config.cnn_weights)
+    card = json.loads(path.with_suffix(".card.json").read_text())
+    assert file_sha256(path) == config.cnn_sha256 == card["sha256"]
+    assert path.stat().st_size < MAX_WEIGHTS_BYTES
+    assert card["architecture"]["name"] == "WrinkleUNet" and card["metrics"]["test"]["n_images"] > 0
+
+
+def test_shipped_weights_reproduce_the_stored_output():
+    """Same weights + same input → the stored probabilities (CPU, within float tolerance)."""
+    stored = np.load(GOLDEN)
+    cnn = load_configured_cnn(WrinkleConfig(detector="cnn", cnn_sha256=Config().wrinkles.cnn_sha256, device="cpu"))
+    assert str(stored["sha256"]) == cnn.sha256, "golden output is from other weights: run scripts/make_wrinkle_cnn_golden.py"
+    rgb, ipd = golden_input()
+    prob = wrinkle_probability(cnn, rgb, ipd)
+    expected = stored["probability"]
+    assert prob.shape == expected.shape
+    assert np.abs(prob - expected).max() <= 2e-3
+    assert (prob >= 0.5).sum() == pytest.approx((expected >= 0.5).sum(), abs=5)

@@ -1,0 +1,250 @@
+"""Wrinkle detector choice: CNN/classical fusion, configuration and weights lookup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from outcomes.config import WrinkleConfig, config_from_mapping
+from outcomes.errors import ConfigError, ModelError
+from outcomes.features.wrinkle_cnn import WrinkleCNN, WrinkleUNet, save_wrinkle_weights
+from outcomes.features.wrinkle_fusion import find_wrinkles, fuse, load_configured_cnn, resolve_weights
+from outcomes.features.wrinkles import WrinkleMap
+
+SHAPE = (40, 50)
+
+
+def maps(seed: int = 0):
+    """A random CNN probability, a classical map and a roi of SHAPE."""
+    rng = np.random.default_rng(seed)
+    prob = rng.uniform(0, 1, SHAPE).astype(np.float32)
+    response = rng.uniform(0, 1, SHAPE).astype(np.float32)
+    roi = np.zeros(SHAPE, bool)
+    roi[5:35, 8:44] = True
+    classical = WrinkleMap(response=response, mask=response >= 0.45, ipd_px=200.0, params={"threshold": 0.45})
+    return prob, classical, roi
+
+
+def tiny_cnn(seed: int = 0) -> WrinkleCNN:
+    torch.manual_seed(seed)
+    return WrinkleCNN(model=WrinkleUNet((4, 8)).eval(), path=Path("x.pt"), sha256="0" * 64, device="cpu")
+
+
+def skin_with_line(shape=(96, 120)) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    rgb = np.clip(np.rint(np.array([200.0, 150.0, 130.0]) + rng.normal(0, 2, (*shape, 3))), 0, 255).astype(np.uint8)
+    line = np.zeros(shape, np.uint8)
+    cv2.line(line, (15, 30), (105, 60), 1, 3)
+    rgb[line.astype(bool)] = (rgb[line.astype(bool)] * 0.75).astype(np.uint8)
+    return rgb
+
+
+# --------------------------------------------------------------------------- fuse
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_cnn_weight_one_is_the_cnn_alone(threshold):
+    """cnn_weight 1: mask is probability >= threshold inside the roi."""
+    prob, classical, roi = maps()
+    out = fuse(prob, classical, roi, cnn_weight=1.0, threshold=threshold)
+    np.testing.assert_array_equal(out.mask, (prob >= threshold) & roi)
+    np.testing.assert_array_equal(out.response, np.where(roi, prob, 0))
+    assert out.response.dtype == np.float32
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_cnn_weight_zero_is_the_classical_response(threshold):
+    """cnn_weight 0: mask is classical response >= threshold inside the roi (the probability is ignored)."""
+    prob, classical, roi = maps()
+    out = fuse(prob, classical, roi, cnn_weight=0.0, threshold=threshold)
+    np.testing.assert_array_equal(out.mask, (classical.response >= threshold) & roi)
+    np.testing.assert_array_equal(fuse(1 - prob, classical, roi, cnn_weight=0.0, threshold=threshold).mask, out.mask)
+
+
+def test_fused_score_is_the_weighted_mean():
+    """The response is w p + (1 - w) r inside the roi and 0 outside; the mask never leaves the roi."""
+    prob, classical, roi = maps(1)
+    out = fuse(prob, classical, roi, cnn_weight=0.7, threshold=0.5)
+    expected = 0.7 * prob + 0.3 * classical.response
+    np.testing.assert_allclose(out.response[roi], expected[roi], atol=1e-6)
+    assert np.all(out.response[~roi] == 0) and not out.mask[~roi].any()
+    np.testing.assert_array_equal(out.mask, out.response >= 0.5)
+    assert out.ipd_px == classical.ipd_px
+
+
+@pytest.mark.parametrize("weight", [0.3, 0.5, 0.7])
+def test_more_cnn_probability_never_removes_a_pixel(weight):
+    """Raising the probability anywhere keeps every detected pixel (the fusion is monotone)."""
+    prob, classical, roi = maps(2)
+    base = fuse(prob, classical, roi, cnn_weight=weight, threshold=0.5)
+    rng = np.random.default_rng(3)
+    higher = np.minimum(prob + rng.uniform(0, 0.5, SHAPE).astype(np.float32), 1.0)
+    raised = fuse(higher, classical, roi, cnn_weight=weight, threshold=0.5)
+    assert np.all(raised.mask[base.mask])
+    assert raised.mask.sum() > base.mask.sum()
+    # and raising the classical response does the same
+    stronger = dict(response=np.minimum(classical.response + 0.3, 1.0).astype(np.float32), mask=classical.mask,
+                    ipd_px=200.0)
+    raised_c = fuse(prob, WrinkleMap(**stronger), roi, cnn_weight=weight, threshold=0.5)
+    assert np.all(raised_c.mask[base.mask]) and raised_c.mask.sum() > base.mask.sum()
+
+
+def test_fuse_rejects_shape_mismatch_and_bad_weight():
+    """Probability, classical response and roi must share a shape; the weight is in [0, 1]."""
+    prob, classical, roi = maps()
+    with pytest.raises(ValueError, match="same shape"):
+        fuse(prob[:-1], classical, roi, cnn_weight=0.5, threshold=0.5)
+    with pytest.raises(ValueError, match="same shape"):
+        fuse(prob, classical, roi[:, :-1], cnn_weight=0.5, threshold=0.5)
+    short = WrinkleMap(response=classical.response[1:], mask=classical.mask[1:], ipd_px=200.0)
+    with pytest.raises(ValueError, match="same shape"):
+        fuse(prob, short, roi, cnn_weight=0.5, threshold=0.5)
+    for w in (-0.1, 1.1):
+        with pytest.raises(ValueError, match="cnn_weight"):
+            fuse(prob, classical, roi, cnn_weight=w, threshold=0.5)
+
+
+def test_fused_map_names_its_detector_and_settings():
+    """detector is "cnn+classical"; params record the weight, threshold, caller's params and classical params."""
+    prob, classical, roi = maps()
+    out = fuse(prob, classical, roi, cnn_weight=0.6, threshold=0.4, params={"model_sha256": "f" * 64})
+    assert out.detector == "cnn+classical"
+    assert out.params["cnn_weight"] == 0.6 and out.params["threshold"] == 0.4
+    assert out.params["model_sha256"] == "f" * 64
+    assert out.params["classical"] == {"threshold": 0.45}
+    assert classical.detector == "classical" and classical.response is not out.response  # input left alone
+
+
+# --------------------------------------------------------------------------- find_wrinkles
+
+
+def test_classical_detector_needs_no_cnn():
+    """detector classical runs without a CNN and reports "classical"."""
+    rgb = skin_with_line()
+    roi = np.ones(rgb.shape[:2], bool)
+    wmap = find_wrinkles(rgb, 200.0, roi, None, WrinkleConfig(detector="classical"))
+    assert wmap.detector == "classical" and wmap.mask.shape == rgb.shape[:2]
+    assert wmap.mask.any()  # the drawn line is found
+
+
+@pytest.mark.parametrize("detector", ["cnn", "fused"])
+def test_cnn_detectors_without_a_cnn_are_a_model_error(detector):
+    """Asking for the CNN without loading it fails loudly, naming the detector."""
+    rgb = skin_with_line()
+    with pytest.raises(ModelError, match=detector):
+        find_wrinkles(rgb, 200.0, np.ones(rgb.shape[:2], bool), None, WrinkleConfig(detector=detector))
+
+
+def test_cnn_detector_stays_in_the_roi():
+    """detector cnn: mask ⊆ roi, response is the probability (0 outside the roi), params name the model."""
+    rgb = skin_with_line()
+    roi = np.zeros(rgb.shape[:2], bool)
+    roi[20:80, 10:70] = True
+    cnn = tiny_cnn(3)
+    wmap = find_wrinkles(rgb, 200.0, roi, cnn, WrinkleConfig(detector="cnn", threshold=0.3))
+    assert wmap.detector == "cnn" and wmap.mask.shape == roi.shape
+    assert not wmap.mask[~roi].any() and np.all(wmap.response[~roi] == 0)
+    np.testing.assert_array_equal(wmap.mask, (wmap.response >= 0.3) & roi)
+    assert wmap.params["model_sha256"] == "0" * 64 and wmap.params["threshold"] == 0.3
+
+
+def test_fused_detector_combines_both():
+    """detector fused: the response is the configured mix of the CNN probability and the classical response."""
+    from outcomes.features.wrinkle_cnn import wrinkle_probability
+    from outcomes.features.wrinkles import detect_wrinkles
+
+    rgb = skin_with_line()
+    roi = np.zeros(rgb.shape[:2], bool)
+    roi[10:90, 5:115] = True
+    cnn = tiny_cnn(4)
+    wmap = find_wrinkles(rgb, 200.0, roi, cnn, WrinkleConfig(detector="fused", cnn_weight=0.25))
+    expected = 0.25 * wrinkle_probability(cnn, rgb, 200.0, roi) + 0.75 * detect_wrinkles(rgb, 200.0, roi).response
+    np.testing.assert_allclose(wmap.response, np.where(roi, expected, 0), atol=1e-5)
+    assert wmap.detector == "cnn+classical" and wmap.params["cnn_weight"] == 0.25
+    assert not wmap.mask[~roi].any()
+
+
+# --------------------------------------------------------------------------- WrinkleConfig
+
+
+def test_wrinkle_config_defaults_validate():
+    """The defaults build, and a valid override is taken."""
+    cfg = config_from_mapping({"wrinkles": {"detector": "cnn", "cnn_weight": 1, "cnn_sha256": "a" * 64}})
+    assert cfg.wrinkles.detector == "cnn" and cfg.wrinkles.cnn_weight == 1.0 and cfg.wrinkles.cnn_sha256 == "a" * 64
+    assert WrinkleConfig().detector in ("classical", "cnn", "fused")
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ({"detector": "unet"}, "wrinkles.detector"),
+    ({"detector": "Fused"}, "wrinkles.detector"),
+    ({"cnn_sha256": "a" * 63}, "wrinkles.cnn_sha256"),
+    ({"cnn_sha256": "a" * 65}, "wrinkles.cnn_sha256"),
+    ({"cnn_sha256": "A" * 64}, "wrinkles.cnn_sha256"),
+    ({"cnn_sha256": "g" * 64}, "wrinkles.cnn_sha256"),
+    ({"cnn_weight": 1.5}, "wrinkles.cnn_weight"),
+    ({"cnn_weight": -0.1}, "wrinkles.cnn_weight"),
+    ({"threshold": 0.0}, "wrinkles.threshold"),
+    ({"threshold": 1.0}, "wrinkles.threshold"),
+    ({"device": "gpu"}, "wrinkles.device"),
+    ({"cnn_weight": "high"}, "wrinkles.cnn_weight"),
+    ({"cnn_weights": 3}, "wrinkles.cnn_weights"),
+    ({"weights": "x.pt"}, "wrinkles.weights"),
+])
+def test_wrinkle_config_rejects_bad_values(section, key):
+    """A bad or unknown wrinkles setting is a ConfigError naming its key."""
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config_from_mapping({"wrinkles": section})
+
+
+# --------------------------------------------------------------------------- weights lookup
+
+
+def test_absolute_weights_path_is_returned_as_given(tmp_path):
+    """An absolute path is not looked up (even when missing: loading reports it)."""
+    path = tmp_path / "missing.pt"
+    assert resolve_weights(path) == path
+    assert resolve_weights(str(path)) == path
+
+
+def test_relative_weights_path_is_found_in_the_working_folder(tmp_path, monkeypatch):
+    """A relative path missing from the project folder is found in the working folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "only_here_3f9c.pt").write_bytes(b"x")
+    assert resolve_weights("sub/only_here_3f9c.pt") == tmp_path / "sub" / "only_here_3f9c.pt"
+
+
+def test_missing_relative_weights_path_is_a_model_error(tmp_path, monkeypatch):
+    """A relative path found nowhere is a ModelError naming the path and how to run without the CNN."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=r"no_such_weights_3f9c\.pt.*detector: classical"):
+        resolve_weights("models/no_such_weights_3f9c.pt")
+
+
+def test_classical_config_loads_no_cnn():
+    """detector classical loads nothing, whatever the weights settings say."""
+    assert load_configured_cnn(WrinkleConfig(detector="classical", cnn_weights="/nowhere/x.pt")) is None
+
+
+def test_configured_cnn_is_checked_against_its_sha(tmp_path):
+    """load_configured_cnn verifies the configured sha256: a mismatch names the file and the expected sha."""
+    torch.manual_seed(0)
+    path = tmp_path / "w.pt"
+    sha = save_wrinkle_weights(WrinkleUNet((4, 8)), path)
+    wrong = "1" * 64
+    with pytest.raises(ModelError) as info:
+        load_configured_cnn(WrinkleConfig(detector="fused", cnn_weights=str(path), cnn_sha256=wrong, device="cpu"))
+    assert str(path) in str(info.value) and wrong in str(info.value)
+    cnn = load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), cnn_sha256=sha, device="cpu"))
+    assert isinstance(cnn, WrinkleCNN) and cnn.sha256 == sha and cnn.path == path and cnn.device == "cpu"
+
+
+def test_configured_cnn_missing_file_is_a_model_error(tmp_path):
+    """A configured absolute path that does not exist fails with a ModelError naming it."""
+    path = tmp_path / "absent.pt"
+    with pytest.raises(ModelError, match="absent.pt"):
+        load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), device="cpu"))

@@ -23,3 +23,15 @@ def summary(values: np.ndarray, unit: str = "") -> str:
     v = np.asarray(values, dtype=float)
     return (f"median {np.median(v):.3f}{unit}  p90 {np.percentile(v, 90):.3f}{unit}  "
             f"max {v.max():.3f}{unit}  (n={v.size})")
+
+
+def london_faces(paths):  # noqa: ANN001, ANN201 - iterable of Path -> iterator of tuples
+    """Yield ``(path, rgb, anchors from the .tem, mesh landmarks)`` for each London photo."""
+    from outcomes.io import read_photo
+    from outcomes.landmarks import FaceLandmarker
+    from outcomes.simulate import london_anchors, read_tem
+
+    with FaceLandmarker() as landmarker:
+        for path in paths:
+            photo = read_photo(path)
+            yield path, photo.pixels, london_anchors(read_tem(path.with_suffix(".tem"))), landmarker.detect(photo)

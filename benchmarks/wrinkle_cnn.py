@@ -28,17 +28,15 @@ from collections import defaultdict
 import cv2
 import numpy as np
 import torch
-from _common import shared_data, summary
+from _common import london_faces, shared_data, summary
 
 from outcomes.color import ita_deg, skin_pixels, srgb_to_lab
 from outcomes.config import Config
 from outcomes.features.wrinkle_cnn import wrinkle_probability
 from outcomes.features.wrinkle_fusion import fuse, load_configured_cnn, resolve_weights
 from outcomes.features.wrinkles import detect_wrinkles
-from outcomes.io import read_photo
-from outcomes.landmarks import FaceLandmarker
 from outcomes.regions import region_masks
-from outcomes.simulate import london_anchors, read_tem, render_wrinkles, sample_wrinkles
+from outcomes.simulate import render_wrinkles, sample_wrinkles
 
 
 def tone_group(ita: float) -> str:
@@ -67,41 +65,36 @@ def main() -> None:
     # (detector, natural creases excluded) -> per face (ethnicity, tone group, Dice, IoU)
     per_face: dict[tuple[str, bool], list[tuple[str, str, float, float]]] = defaultdict(list)
     cnn_ms, classical_ms = [], []
-    with FaceLandmarker() as landmarker:
-        for path in paths:
-            photo = read_photo(path)
-            img = photo.pixels
-            anchors = london_anchors(read_tem(path.with_suffix(".tem")))
-            lm = landmarker.detect(photo)
-            ipd = lm.inter_pupil_distance
-            plain = region_masks(lm, img.shape[:2]).masks
-            seed = plain["cheek_right"] | plain["cheek_left"]
-            tone = tone_group(ita_deg(srgb_to_lab(img), seed & skin_pixels(img, seed)))
-            eth = ethnicity.get(path.stem.split("_")[0], "unknown")
-            counts = {(d, excl): np.zeros(3) for d in detectors for excl in (False, True)}
-            natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
-                                 .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
-            for _ in range(args.renders):
-                rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng))
-                regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
-                skin = np.any(np.stack(list(regions.masks.values())), axis=0)
-                gt = truth & skin
-                t0 = time.perf_counter()
-                classical = detect_wrinkles(rendered, ipd, skin)
-                t1 = time.perf_counter()
-                prob = wrinkle_probability(cnn, rendered, ipd, skin)
-                t2 = time.perf_counter()
-                classical_ms.append((t1 - t0) * 1e3)
-                cnn_ms.append((t2 - t1) * 1e3)
-                masks = {"classical": classical.mask & skin}
-                for w in args.weights:
-                    masks[f"fused w={w:g}"] = fuse(prob, classical, skin, cnn_weight=w, threshold=threshold).mask
-                scored = ~(natural & ~truth)
-                for d, m in masks.items():
-                    counts[d, False] += [(m & gt).sum(), (m & ~gt).sum(), (~m & gt).sum()]
-                    counts[d, True] += [(m & gt).sum(), (m & ~gt & scored).sum(), (~m & gt).sum()]
-            for (d, excl), (tp, fp, fn) in counts.items():
-                per_face[d, excl].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
+    for path, img, anchors, lm in london_faces(paths):
+        ipd = lm.inter_pupil_distance
+        plain = region_masks(lm, img.shape[:2]).masks
+        seed = plain["cheek_right"] | plain["cheek_left"]
+        tone = tone_group(ita_deg(srgb_to_lab(img), seed & skin_pixels(img, seed)))
+        eth = ethnicity.get(path.stem.split("_")[0], "unknown")
+        counts = {(d, excl): np.zeros(3) for d in detectors for excl in (False, True)}
+        natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
+                             .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+        for _ in range(args.renders):
+            rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng))
+            regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
+            skin = np.any(np.stack(list(regions.masks.values())), axis=0)
+            gt = truth & skin
+            t0 = time.perf_counter()
+            classical = detect_wrinkles(rendered, ipd, skin)
+            t1 = time.perf_counter()
+            prob = wrinkle_probability(cnn, rendered, ipd, skin)
+            t2 = time.perf_counter()
+            classical_ms.append((t1 - t0) * 1e3)
+            cnn_ms.append((t2 - t1) * 1e3)
+            masks = {"classical": classical.mask & skin}
+            for w in args.weights:
+                masks[f"fused w={w:g}"] = fuse(prob, classical, skin, cnn_weight=w, threshold=threshold).mask
+            scored = ~(natural & ~truth)
+            for d, m in masks.items():
+                counts[d, False] += [(m & gt).sum(), (m & ~gt).sum(), (~m & gt).sum()]
+                counts[d, True] += [(m & gt).sum(), (m & ~gt & scored).sum(), (~m & gt).sum()]
+        for (d, excl), (tp, fp, fn) in counts.items():
+            per_face[d, excl].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
     print(f"{len(paths)} held-out ({args.split}) London faces × {args.renders} renders, simulated severity 0.3-1.0, "
           f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}…, "
           f"torch threads {torch.get_num_threads()}")

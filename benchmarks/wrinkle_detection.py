@@ -33,15 +33,13 @@ from collections import defaultdict
 
 import cv2
 import numpy as np
-from _common import shared_data, summary
+from _common import london_faces, shared_data, summary
 from scipy.stats import spearmanr
 
 from outcomes.color import skin_pixels
 from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
-from outcomes.io import read_photo
-from outcomes.landmarks import FaceLandmarker
 from outcomes.regions import region_masks
-from outcomes.simulate import change_lighting, london_anchors, random_lighting, read_tem, render_wrinkles, sample_wrinkles
+from outcomes.simulate import change_lighting, random_lighting, render_wrinkles, sample_wrinkles
 from outcomes.simulate.photometric import srgb_to_linear
 
 DEPTH_SCALES = (1.0, 0.7, 0.4, 0.0)
@@ -84,61 +82,56 @@ def main() -> None:
     times, ipds, lost = [], [], []
     sev = {mode: {"s": [], "detected": [], "pairs": [], "light": [], "jpeg": []} for mode in ("independent", "paired")}
     start = time.perf_counter()
-    with FaceLandmarker() as landmarker:
-        for path in paths:
-            photo = read_photo(path)
-            img = photo.pixels
-            anchors = london_anchors(read_tem(path.with_suffix(".tem")))
-            lm = landmarker.detect(photo)
-            ipd = lm.inter_pupil_distance
-            ipds.append(ipd)
-            wrinkles = sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng)
-            rendered, truth = {}, None
-            for ds in DEPTH_SCALES:
-                rendered[ds], mask = render_wrinkles(img, wrinkles, ds)
-                truth = mask if truth is None else truth
-            # Skin-only regions as the pipeline cuts them (cheeks seed the skin model), on the wrinkled photo.
-            plain = region_masks(lm, img.shape[:2]).masks
-            seed = plain["cheek_right"] | plain["cheek_left"]
-            regions = region_masks(lm, img.shape[:2], skin_pixels(rendered[1.0], seed))
-            skin = np.any(np.stack(list(regions.masks.values())), axis=0)
-            lost.append(1 - (truth & skin).sum() / max(1, (truth & np.any(np.stack(list(plain.values())), axis=0)).sum()))
-            rendered["light"] = change_lighting(rendered[1.0], **random_lighting(rng))
-            rendered["jpeg"] = jpeg(rendered[1.0])
-            maps = {}
-            for key, image in rendered.items():
-                t0 = time.perf_counter()
-                maps[key] = detect_wrinkles(image, ipd, skin)
-                times.append(time.perf_counter() - t0)
-            natural = maps[0.0].mask  # depth 0 renders the untouched photo
-            gt = truth & skin
-            d, d_new = dice(maps[1.0].mask, gt), dice(maps[1.0].mask & ~natural, gt)
-            group = ethnicity.get(path.stem.split("_")[0], "unknown").replace("east_asian/white", "mixed")
-            by_group[group].append((d, d_new))
-            by_group["all"].append((d, d_new))
-            # Severity against depth, and unchanged pairs. Features only need the face and a margin: crop everything to it (same results, faster).
-            rows, cols = np.flatnonzero(skin.any(axis=1)), np.flatnonzero(skin.any(axis=0))
-            box = np.s_[max(rows[0] - 40, 0):rows[-1] + 41, max(cols[0] - 40, 0):cols[-1] + 41]
-            maps = {k: dataclasses.replace(m, response=m.response[box], mask=m.mask[box]) for k, m in maps.items()}
-            light = {key: lightness(image[box]) for key, image in rendered.items()}
-            visible = luminance(rendered[1.0][box]) <= 0.9 * luminance(img[box])
-            truth = truth[box]
-            for name, full_region in regions.masks.items():
-                region = full_region[box]
-                affected = (visible & region).sum() >= MIN_VISIBLE_PX
-                for mode, s in sev.items():
-                    ref = maps[1.0] if mode == "paired" else None
-                    f = {k: region_wrinkle_features(maps[k], light[k], region, regions.mm_per_px, reference=ref).severity
-                         for k in maps}
-                    base = f[1.0]
+    for path, img, anchors, lm in london_faces(paths):
+        ipd = lm.inter_pupil_distance
+        ipds.append(ipd)
+        wrinkles = sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng)
+        rendered, truth = {}, None
+        for ds in DEPTH_SCALES:
+            rendered[ds], mask = render_wrinkles(img, wrinkles, ds)
+            truth = mask if truth is None else truth
+        # Skin-only regions as the pipeline cuts them (cheeks seed the skin model), on the wrinkled photo.
+        plain = region_masks(lm, img.shape[:2]).masks
+        seed = plain["cheek_right"] | plain["cheek_left"]
+        regions = region_masks(lm, img.shape[:2], skin_pixels(rendered[1.0], seed))
+        skin = np.any(np.stack(list(regions.masks.values())), axis=0)
+        lost.append(1 - (truth & skin).sum() / max(1, (truth & np.any(np.stack(list(plain.values())), axis=0)).sum()))
+        rendered["light"] = change_lighting(rendered[1.0], **random_lighting(rng))
+        rendered["jpeg"] = jpeg(rendered[1.0])
+        maps = {}
+        for key, image in rendered.items():
+            t0 = time.perf_counter()
+            maps[key] = detect_wrinkles(image, ipd, skin)
+            times.append(time.perf_counter() - t0)
+        natural = maps[0.0].mask  # depth 0 renders the untouched photo
+        gt = truth & skin
+        d, d_new = dice(maps[1.0].mask, gt), dice(maps[1.0].mask & ~natural, gt)
+        group = ethnicity.get(path.stem.split("_")[0], "unknown").replace("east_asian/white", "mixed")
+        by_group[group].append((d, d_new))
+        by_group["all"].append((d, d_new))
+        # Severity against depth, and unchanged pairs. Features only need the face and a margin: crop everything to it (same results, faster).
+        rows, cols = np.flatnonzero(skin.any(axis=1)), np.flatnonzero(skin.any(axis=0))
+        box = np.s_[max(rows[0] - 40, 0):rows[-1] + 41, max(cols[0] - 40, 0):cols[-1] + 41]
+        maps = {k: dataclasses.replace(m, response=m.response[box], mask=m.mask[box]) for k, m in maps.items()}
+        light = {key: lightness(image[box]) for key, image in rendered.items()}
+        visible = luminance(rendered[1.0][box]) <= 0.9 * luminance(img[box])
+        truth = truth[box]
+        for name, full_region in regions.masks.items():
+            region = full_region[box]
+            affected = (visible & region).sum() >= MIN_VISIBLE_PX
+            for mode, s in sev.items():
+                ref = maps[1.0] if mode == "paired" else None
+                f = {k: region_wrinkle_features(maps[k], light[k], region, regions.mm_per_px, reference=ref).severity
+                     for k in maps}
+                base = f[1.0]
+                if base > 0:
+                    s["light"].append(abs(f["light"] - base) / base)
+                    s["jpeg"].append(abs(f["jpeg"] - base) / base)
+                if affected:
+                    s["s"].append([f[k] for k in DEPTH_SCALES])
+                    s["detected"].append(bool((maps[1.0].mask & truth & region).any()))
                     if base > 0:
-                        s["light"].append(abs(f["light"] - base) / base)
-                        s["jpeg"].append(abs(f["jpeg"] - base) / base)
-                    if affected:
-                        s["s"].append([f[k] for k in DEPTH_SCALES])
-                        s["detected"].append(bool((maps[1.0].mask & truth & region).any()))
-                        if base > 0:
-                            s["pairs"] += [(1 - k, 1 - f[k] / base) for k in DEPTH_SCALES[1:]]
+                        s["pairs"] += [(1 - k, 1 - f[k] / base) for k in DEPTH_SCALES[1:]]
     elapsed = time.perf_counter() - start
 
     print(f"{len(paths)} London faces, IPD {np.median(ipds):.0f} px (median), simulated severity 0.3-1.0, seed {args.seed}")

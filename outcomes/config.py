@@ -151,14 +151,14 @@ class WrinkleConfig:
     # classical: Hessian line filters only; cnn: the wrinkle U-Net only; fused:
     # both, as cnn_weight × CNN probability + (1 − cnn_weight) × classical response.
     # Classical by default until the CNN meets its acceptance (issue 4): on held-out
-    # faces fused raises wrinkle Dice 0.505 → 0.570 and the validity rank correlation
-    # 0.936 → 0.950, but lowers PIH specificity (dark skin 95 → 85 %) and doubles
-    # the time per pair (benchmarks/wrinkle_cnn.py, benchmarks/validity.py --held-out).
+    # faces fused raises wrinkle Dice 0.505 → 0.541 (black faces 0.13 → 0.42), but in
+    # assess it lowered PIH specificity on dark skin and doubles the time per pair
+    # (benchmarks/wrinkle_cnn.py, benchmarks/validity.py --held-out; models/README.md).
     detector: str = "classical"
     # Relative paths are looked up in the project folder, then the working folder.
     cnn_weights: str = "models/wrinkle_unet.pt"
     # The weights are refused unless their sha256 is this (from the model card).
-    cnn_sha256: str = "279d28e709ffe88a6f37000fd7a5ecf80b6979f522a909a16229fe34ebb5eb7c"
+    cnn_sha256: str = "f31bce941ee42abf068e48c80a7d037de41036c5c8b32d969659e09b385a4bc7"
     device: str = "auto"
     cnn_weight: float = 0.5
     # A pixel is a wrinkle where the fused (or CNN) score reaches this.

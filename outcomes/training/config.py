@@ -39,6 +39,11 @@ class TrainWrinklesConfig:
     workers: int = 0
     device: str = "auto"
     augment: bool = True
+    # Share of patches first made to look like darker skin (augment.darker_skin): the
+    # London set has few dark-skinned people and lines are hardest to see there.
+    darker_skin_probability: float = 0.0
+    # Draw images with weight 1/sqrt(size of their index.csv ``group``): smaller groups more often.
+    balance_groups: bool = False
 
     def __post_init__(self) -> None:
         _require(len(self.widths) >= 2 and all(w > 0 for w in self.widths), "widths",
@@ -52,6 +57,8 @@ class TrainWrinklesConfig:
         _require(0.0 <= self.positive_fraction <= 1.0, "positive_fraction", f"must be in [0, 1], got {self.positive_fraction}")
         _require(0.0 < self.threshold < 1.0, "threshold", f"must be in (0, 1), got {self.threshold}")
         _require(self.learning_rate > 0, "learning_rate", f"must be positive, got {self.learning_rate}")
+        _require(0.0 <= self.darker_skin_probability <= 1.0, "darker_skin_probability",
+                 f"must be in [0, 1], got {self.darker_skin_probability}")
         _require(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
         _require(self.device in ("auto", "cpu", "cuda"), "device", f"must be auto, cpu or cuda, got {self.device!r}")
 

@@ -163,7 +163,8 @@ class PatchSampler:
     """Random training patches, reproducible from ``(seed, epoch, index)``.
 
     Each item: a window of ``patch + 2 * context`` px centred on a wrinkle pixel (probability
-    ``positive_fraction``) or anywhere, augmented, turned into network input, and cropped to
+    ``positive_fraction``) or anywhere (images drawn uniformly, or with ``balance_groups`` with
+    weight 1/sqrt(size of their group)), augmented, turned into network input, and cropped to
     the central ``patch`` px (the context keeps the input's local-mean filter and the
     geometric augmentation free of border effects). Returns ``(x, y)`` float32 arrays of
     shapes (3, patch, patch) and (1, patch, patch); ``y`` is 1 on wrinkles, 0 elsewhere and
@@ -171,20 +172,25 @@ class PatchSampler:
     """
 
     def __init__(self, samples: list[WrinkleSample], *, patch: int, context: int, positive_fraction: float,
-                 length: int, seed: int, augment: Callable | None = None) -> None:
+                 length: int, seed: int, augment: Callable | None = None, balance_groups: bool = False) -> None:
         if not samples:
             raise TrainingDataError("no training images in the train split")
         self.samples, self.patch, self.context = samples, patch, context
         self.positive_fraction, self.length, self.seed, self.augment = positive_fraction, length, seed, augment
         self.epoch = 0
         self._positives = [np.flatnonzero(s.mask) for s in samples]
+        groups = [s.group for s in samples]
+        # 1/sqrt(group size) per image: small groups are drawn more often, without one person
+        # of a one-person group becoming a fifth of all patches
+        weights = np.array([groups.count(g) ** -0.5 for g in groups]) if balance_groups else np.ones(len(samples))
+        self._cumulative = np.cumsum(weights / weights.sum())
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        k = int(rng.integers(len(self.samples)))
+        k = min(int(np.searchsorted(self._cumulative, rng.uniform(), side="right")), len(self.samples) - 1)
         sample, pos = self.samples[k], self._positives[k]
         h, w = sample.mask.shape
         if len(pos) and rng.uniform() < self.positive_fraction:

@@ -151,7 +151,8 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
 
     sampler = PatchSampler(by_split["train"], patch=config.patch, context=config.context,
                            positive_fraction=config.positive_fraction, length=config.patches_per_epoch,
-                           seed=config.seed, augment=wrinkle_augmentation() if config.augment else None)
+                           seed=config.seed, balance_groups=config.balance_groups,
+                           augment=wrinkle_augmentation(config.darker_skin_probability) if config.augment else None)
     val = _spread(by_split["val"], MAX_VAL_IMAGES)
     from tqdm import tqdm
 

@@ -711,3 +711,39 @@ def test_pipeline_does_not_import_training_code():
     albumentations, training, torch_loaded = result.stdout.split()
     assert albumentations == "False" and training == "False"
     assert torch_loaded == "False"  # torch is imported only when a CNN is configured and loaded
+
+
+# --------------------------------------------------------------------------- dark-skin augmentation, group balance
+
+
+def test_darker_skin_keeps_the_relative_depth_of_a_line():
+    """Darkening scales linear light: the image gets darker, a line keeps its fraction of light removed."""
+    from outcomes.training.augment import _SRGB_TO_LINEAR, darker_skin
+
+    img = np.full((4, 4, 3), (200, 160, 140), np.uint8)
+    img[2] = np.rint(255 * (0.8 * _SRGB_TO_LINEAR[img[0, 0]]) ** (1 / 2.2)).astype(np.uint8)  # ~20 % darker row
+    out = darker_skin(img, np.random.default_rng(3))
+    assert (out < img).all()
+    before = _SRGB_TO_LINEAR[img[2, 0]] / _SRGB_TO_LINEAR[img[0, 0]]
+    after = _SRGB_TO_LINEAR[out[2, 0]] / _SRGB_TO_LINEAR[out[0, 0]]
+    np.testing.assert_allclose(after, before, atol=0.06)
+    assert np.array_equal(out, darker_skin(img, np.random.default_rng(3)))
+
+
+def test_group_balance_draws_small_groups_more_often():
+    """balance_groups draws each image with weight 1/sqrt(group size)."""
+    image, mask = np.full((16, 16, 3), 128, np.uint8), np.zeros((16, 16), bool)
+    samples = [WrinkleSample(f"i{k}", f"s{k}", "train", "small" if k == 0 else "big", image, mask, Path("x"))
+               for k in range(10)]
+    sampler = PatchSampler(samples, patch=8, context=8, positive_fraction=0.0, length=1, seed=0, balance_groups=True)
+    assert sampler._cumulative[0] == pytest.approx(1 / (1 + 9 / 3))
+    plain = PatchSampler(samples, patch=8, context=8, positive_fraction=0.0, length=1, seed=0)
+    assert plain._cumulative[0] == pytest.approx(0.1)
+
+
+def test_darker_skin_probability_is_validated(tmp_path):
+    """darker_skin_probability must be a probability."""
+    path = tmp_path / "t.yaml"
+    path.write_text("darker_skin_probability: 1.5\n")
+    with pytest.raises(ConfigError, match="darker_skin_probability"):
+        load_train_config(path)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from outcomes.color import _decode_lut
 from outcomes.errors import ModelError
 
 WEIGHTS_FORMAT = "outcomes.wrinkle_unet/1"
@@ -87,14 +88,6 @@ class WrinkleUNet(nn.Module):
         return {"name": "WrinkleUNet", "widths": list(self.widths), "in_channels": self.in_channels}
 
 
-def _linear_lut() -> np.ndarray:
-    v = np.arange(256, dtype=np.float64) / 255.0
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-_LUT = _linear_lut()  # a 1 KB constant table, not a loaded resource
-
-
 def cnn_input(rgb: np.ndarray) -> np.ndarray:
     """The network's input for an RGB image already at ``WORK_IPD``.
 
@@ -111,7 +104,7 @@ def cnn_input(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be an (H, W, 3) uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
-    lin = _LUT[rgb]
+    lin = _decode_lut().astype(np.float32)[rgb]
     log_rgb = np.log(lin + _LOG_EPS)
     log_y = np.log(lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32) + _LOG_EPS)
     sigma = CONTEXT_REL_IPD * WORK_IPD

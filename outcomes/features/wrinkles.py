@@ -23,6 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from outcomes.color import _decode_lut
+
 SCALES_REL_IPD: tuple[float, ...] = (0.004, 0.007, 0.0125)  # Hessian σ: 0.8, 1.4, 2.5 px at IPD 200
 CONTRAST_REL_IPD = 0.05  # σ of the local mean / std normalisation: 10 px at IPD 200
 LINE_SIGMA = 3.0  # along-line σ of the oriented bank, in units of the middle Hessian scale
@@ -146,8 +148,7 @@ def _line_kernel(theta: float, sigma_along: float) -> np.ndarray:
 
 
 def _log_luminance(rgb: np.ndarray) -> np.ndarray:
-    c = np.arange(256) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = _decode_lut()
     y = sum((w * lin).astype(np.float32)[rgb[..., i]] for i, w in enumerate((0.2126, 0.7152, 0.0722)))
     return np.log(y + np.float32(_LOG_EPS))
 

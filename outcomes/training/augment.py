@@ -9,8 +9,9 @@ import albumentations as A
 import cv2
 import numpy as np
 
-_SRGB_TO_LINEAR = np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 / 12.92,
-                           ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4)
+from outcomes.color import _decode_lut, _encode
+
+_SRGB_TO_LINEAR = _decode_lut()
 
 
 def darker_skin(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -21,9 +22,7 @@ def darker_skin(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     noise. Lets every training face teach lines on dark skin, of which the set has few.
     """
     gain = rng.uniform(0.1, 0.5) * np.array([1.0, rng.uniform(0.8, 0.95), rng.uniform(0.65, 0.85)])
-    lin = _SRGB_TO_LINEAR[image] * gain
-    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(np.maximum(lin, 0.0031308), 1 / 2.4) - 0.055)
-    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
+    return _encode(_SRGB_TO_LINEAR[image] * gain)
 
 
 def wrinkle_augmentation(darker_skin_probability: float = 0.0):  # noqa: ANN201 - callable(image=, mask=, seed=)

@@ -35,7 +35,7 @@ from outcomes.training.metrics import evaluate
 CHECKPOINT_FORMAT = "outcomes.wrinkle_train_checkpoint/1"
 WEIGHTS_NAME, CARD_NAME, CHECKPOINT_NAME = "wrinkle_unet.pt", "wrinkle_unet.card.json", "checkpoint.pt"
 MAX_VAL_IMAGES = 24  # validation images scored per epoch (spread over the split)
-CARD_THRESHOLDS = (0.5, 0.3, 0.4, 0.6, 0.7)
+CARD_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)  # also scored in the model card
 
 
 @dataclass(frozen=True)
@@ -195,9 +195,9 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
         log(f"early stop: no better val Dice for {config.patience} epochs")
     model.load_state_dict(state["best_state"])
     model.eval()
-    final = {"val": evaluate(model, by_split["val"], device, CARD_THRESHOLDS)}
-    if by_split["test"]:
-        final["test"] = evaluate(model, by_split["test"], device, CARD_THRESHOLDS)
+    # the configured threshold first: per-group scores and the CLI's summary use it
+    thresholds = (config.threshold, *(t for t in CARD_THRESHOLDS if t != config.threshold))
+    final = {split: evaluate(model, by_split[split], device, thresholds) for split in ("val", "test") if by_split[split]}
     weights = out_dir / WEIGHTS_NAME
     sha = save_wrinkle_weights(model, weights, {"config_sha256": config.sha256(), "data_fingerprint": fingerprint,
                                                 "best_epoch": state["best_epoch"]})

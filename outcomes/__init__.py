@@ -39,6 +39,24 @@ _EXPORTS = {
     "load_wrinkle_cnn": "outcomes.features.wrinkle_cnn",
     "wrinkle_probability": "outcomes.features.wrinkle_cnn",
     "find_wrinkles": "outcomes.features.wrinkle_fusion",
+    # GAIS calibration (retraining API)
+    "read_ratings": "outcomes.ratings",
+    "Ratings": "outcomes.ratings",
+    "RatingsError": "outcomes.errors",
+    "CalibrationError": "outcomes.errors",
+    "ScoringFeatures": "outcomes.scoring",
+    "CalibratedScorer": "outcomes.scorer_file",
+    "load_scorer": "outcomes.scorer_file",
+    "save_scorer": "outcomes.scorer_file",
+    "agreement": "outcomes.agreement",
+    "rater_agreement": "outcomes.agreement",
+    "RatedPair": "outcomes.calibration.assessed",
+    "AssessmentCache": "outcomes.calibration.assessed",
+    "assess_rated_pairs": "outcomes.calibration.assessed",
+    "fit_scorer": "outcomes.calibration.fit",
+    "cross_validate_scorer": "outcomes.calibration.fit",
+    "choose_scorer": "outcomes.calibration.fit",
+    "calibrate": "outcomes.calibration.run",
 }
 
 __all__ = ["__version__", *_EXPORTS]

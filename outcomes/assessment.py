@@ -76,6 +76,7 @@ class Assessment:
                 "improvement_score": self.gais.improvement_score,
                 "components": {"wrinkle": self.gais.wrinkle_component, "laxity": self.gais.laxity_component},
                 "override": self.gais.override,
+                "scorer": self.gais.scorer,
             },
             "skin": {
                 "ita_deg_before": r(self.skin_before.ita_deg, 2),

@@ -69,7 +69,7 @@ def _assess(args: argparse.Namespace) -> None:
     if args.fitzpatrick is not None:
         _check_fitzpatrick(args.fitzpatrick)
     before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
-    models = load_models(config)
+    models = load_models(config, scorer=args.scorer)
     try:
         assessment = assess_pair(before, after, models, config, fitzpatrick=args.fitzpatrick)
     finally:
@@ -106,6 +106,36 @@ def _wrinkles(args: argparse.Namespace) -> None:
 
         outputs.append(lambda: _write_png(args.overlay, draw_mask(photo.pixels, result.mask)))
     _write_all(outputs, [args.mask, args.json, args.overlay])
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    from outcomes.calibration import calibrate, default_cache_dir, format_summary
+    from outcomes.config import load_config
+    from outcomes.ratings import read_ratings
+    from outcomes.scoring import CALIBRATION_FEATURES
+
+    if args.folds < 2:
+        raise OutcomesError(f"--folds: need at least 2 cross-validation folds, got {args.folds}")
+    config = load_config(args.config)
+    ratings = read_ratings(args.ratings)  # every problem of the file, before any model loads
+    cache = None if args.no_cache else (args.cache or default_cache_dir())
+    features = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    unknown = [f for f in features if f not in CALIBRATION_FEATURES]
+    if unknown or not features:
+        raise OutcomesError(f"--features: expected a comma-separated subset of {', '.join(CALIBRATION_FEATURES)}, "
+                            f"got {args.features!r}")
+    progress = _progress_line("assessing rated pairs") if sys.stderr.isatty() else None
+    result = calibrate(ratings, args.out, config, cache_dir=cache, folds=args.folds, seed=args.seed, name=args.name,
+                       features=features, progress=progress)
+    print(format_summary(result))
+
+
+def _progress_line(what: str) -> Callable[[int, int, bool], None]:
+    def show(done: int, total: int, cached: bool) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{what}: {done}/{total}{' (cached)' if cached else '         '}", end=end, file=sys.stderr,
+              flush=True)
+    return show
 
 
 def _train_wrinkles(args: argparse.Namespace) -> None:
@@ -217,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", required=True, metavar="OUT", help="write the assessment JSON here")
     p.add_argument("--fitzpatrick", metavar="TYPE", help="the clinic's Fitzpatrick type I-VI (wins over the estimate)")
     p.add_argument("--report", metavar="OUT.html", help="also write a self-contained HTML report")
+    p.add_argument("--scorer", metavar="SCORER.json", help="a GAIS scorer from `outcomes calibrate` "
+                   "(default: the configured scorer)")
     p.set_defaults(run=_assess)
 
     p = sub.add_parser("wrinkles", help="detect wrinkles on one photo")
@@ -225,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT.json", help="per-region wrinkle features and the detector used")
     p.add_argument("--overlay", metavar="OUT.png", help="the photo with the wrinkles drawn on it")
     p.set_defaults(run=_wrinkles)
+
+    p = sub.add_parser("calibrate", help="fit the GAIS scorer to investigator ratings")
+    p.add_argument("ratings", metavar="RATINGS.csv", help="subject_id, before, after, gais[, rater_id]; "
+                   "image paths relative to the CSV")
+    p.add_argument("--out", required=True, metavar="SCORER.json", help="write the calibrated scorer here")
+    p.add_argument("--cache", metavar="DIR", help="assessment cache (default: ~/.cache/outcomes/assessments)")
+    p.add_argument("--no-cache", action="store_true", help="assess every pair afresh and keep nothing")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds, split by subject (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
+    p.add_argument("--name", help="the scorer's name in provenance (default: the ratings file's name)")
+    p.add_argument("--features", default="wrinkle_reduction", help="comma-separated, from wrinkle_reduction, "
+                   "fold_reduction, wrinkle_removed (default: wrinkle_reduction)")
+    p.set_defaults(run=_calibrate)
 
     train = sub.add_parser("train", help="retrain models on a site's own data").add_subparsers(
         dest="train_command", required=True, metavar="MODEL")

@@ -50,3 +50,30 @@ class ModelError(OutcomesError):
 
 class TrainingDataError(OutcomesError):
     """A training folder is malformed: missing masks, mismatched sizes, a person in two splits."""
+
+
+class TableFileError(OutcomesError):
+    """A CSV input (ratings, manifest) has problems; all of them are listed at once.
+
+    Parameters
+    ----------
+    path : str
+        The file at fault.
+    problems : sequence of str
+        One entry per problem, each starting with ``line N:`` where a line is at fault.
+    """
+
+    def __init__(self, path: str, problems: "list[str] | tuple[str, ...]"):
+        self.path = path
+        self.problems = tuple(problems)
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        # One line, so that scripts can read it; every problem is in it.
+        super().__init__(f"{path}: {count}: " + "; ".join(self.problems))
+
+
+class RatingsError(TableFileError):
+    """An investigator ratings file cannot be used for calibration (nothing was written)."""
+
+
+class CalibrationError(OutcomesError):
+    """The ratings cannot support a scorer fit: too few subjects, grades or usable pairs."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from outcomes.features.wrinkle_cnn import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.illumination import IlluminationFit
+    from outcomes.scorer_file import CalibratedScorer
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Models:
 
     landmarker: FaceLandmarker
     wrinkle_cnn: WrinkleCNN | None = None
+    # A GAIS scorer calibrated to a site's ratings; None = the configured default scorer.
+    gais_scorer: CalibratedScorer | None = None
 
     def close(self) -> None:
         self.landmarker.close()
@@ -45,22 +48,42 @@ class Models:
         out = {"mediapipe-face-detector-full-range+face-mesh-478": f"mediapipe=={mediapipe.__version__}"}
         if self.wrinkle_cnn is not None:
             out.update(self.wrinkle_cnn.describe())
+        if self.gais_scorer is not None:
+            out.update(self.gais_scorer.describe())
         return out
 
 
-def load_models(config: Config | None = None) -> Models:
-    """Load the face detector and mesh, and the wrinkle CNN unless the detector is classical.
+def load_models(config: Config | None = None, scorer: str | Path | None = None) -> Models:
+    """Load the face detector and mesh, the wrinkle CNN unless the detector is classical,
+    and a calibrated GAIS scorer if one is given.
 
     Raises
     ------
     ModelError
-        Missing or corrupt CNN weights (never replaced by untrained ones).
+        Missing or corrupt CNN weights (never replaced by untrained ones); a
+        scorer file that is invalid or was calibrated on another wrinkle detector.
     """
     from outcomes.features.wrinkle_fusion import load_configured_cnn
 
     config = config or Config()
-    cnn = load_configured_cnn(config.wrinkles)  # first: a bad weights file fails before mediapipe starts
-    return Models(landmarker=FaceLandmarker(config.landmarks), wrinkle_cnn=cnn)
+    # Files first: a bad weights or scorer file fails before mediapipe starts.
+    gais_scorer = None if scorer is None else load_configured_scorer(scorer, config)
+    cnn = load_configured_cnn(config.wrinkles)
+    return Models(landmarker=FaceLandmarker(config.landmarks), wrinkle_cnn=cnn, gais_scorer=gais_scorer)
+
+
+def load_configured_scorer(path: str | Path, config: Config) -> CalibratedScorer:
+    """Load a calibrated scorer and check it fits this configuration's features."""
+    from outcomes.errors import ModelError
+    from outcomes.scorer_file import load_scorer
+
+    scorer = load_scorer(path)
+    if scorer.wrinkle_detector != config.wrinkles.detector:
+        raise ModelError(
+            f"{path}: this GAIS scorer was calibrated on wrinkle features from the "
+            f"{scorer.wrinkle_detector!r} detector, but the configuration uses {config.wrinkles.detector!r}; "
+            "use the same wrinkles.detector or recalibrate")
+    return scorer
 
 
 def locate_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> tuple[Photo, Landmarks]:
@@ -173,7 +196,7 @@ def assess_pair(
     from outcomes.features.wrinkle_fusion import find_wrinkles
     from outcomes.features.wrinkles import region_wrinkle_features
     from outcomes.regions import region_masks
-    from outcomes.scoring import estimate_gais, improvement_score
+    from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
 
     config = config or Config()
     times: dict[str, float] = {}
@@ -249,9 +272,19 @@ def assess_pair(
         {n: changes[n].laxity_before for n in folds}, {n: changes[n].laxity_after for n in folds},
         {n: changes[n].laxity_confidence for n in folds}, config.gais,
     )
-    gais = estimate_gais(score, wrinkle, laxity, pih.severity, config.gais)
+    if models.gais_scorer is None:
+        gais = estimate_gais(score, wrinkle, laxity, pih.severity, config.gais)
+    else:
+        gais = models.gais_scorer.estimate(ScoringFeatures(
+            improvement_score=score, wrinkle_reduction=wrinkle, fold_reduction=laxity,
+            wrinkle_removed=mean_severity_drop([c.wrinkle_before for c in changes.values()],
+                                               [c.wrinkle_after for c in changes.values()]),
+            pih_severity=pih.severity))
     lap("score_ms")
     flags = list(pair.registration.qc_flags)
+    if models.gais_scorer is not None and models.gais_scorer.config_sha256 not in ("", config.sha256()):
+        flags.append("scorer_config_differs: the GAIS scorer was calibrated on pairs assessed with another "
+                      "configuration")
     if not fit.correctable:
         flags.append(f"lighting_not_correctable: {fit.reason}")
     if ita_b is None and fitzpatrick is None:

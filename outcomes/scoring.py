@@ -69,6 +69,97 @@ class GaisEstimate:
     wrinkle_component: float
     laxity_component: float | None
     override: str | None  # "pih" when PIH forced "Worse"
+    scorer: str = "default"  # which scorer made the grade: "default:<version>" or "calibrated:<name>"
+
+
+PIH_SEVERITIES = ("mild", "moderate", "severe")
+
+
+@dataclass(frozen=True)
+class ScoringFeatures:
+    """What a GAIS scorer sees of one assessed pair.
+
+    Attributes
+    ----------
+    improvement_score : float
+        The default blend (see :func:`improvement_score`); 0 = no change.
+    wrinkle_reduction : float
+        Fraction of the baseline wrinkle severity removed (negative = worse).
+    fold_reduction : float or None
+        Confidence-weighted fraction of fold depth removed; None = not measured.
+    wrinkle_removed : float
+        Mean over the scored regions of (severity before − severity after):
+        the absolute change, which a rater also sees (a 50 % fall of faint
+        lines is less visible than of deep ones).
+    pih_severity : str
+        "none", "mild", "moderate" or "severe".
+    """
+
+    improvement_score: float
+    wrinkle_reduction: float
+    fold_reduction: float | None
+    wrinkle_removed: float
+    pih_severity: str
+
+    def __post_init__(self) -> None:
+        if self.pih_severity not in ("none", *PIH_SEVERITIES):
+            raise ValueError(f"pih_severity must be none, mild, moderate or severe, got {self.pih_severity!r}")
+
+    @property
+    def pih(self) -> bool:
+        return self.pih_severity in PIH_SEVERITIES
+
+    def value(self, name: str) -> float:
+        """A feature by name as a number (an unmeasured fold change counts as no change)."""
+        if name not in CALIBRATION_FEATURES:
+            raise KeyError(f"unknown scoring feature {name!r}; known: {', '.join(CALIBRATION_FEATURES)}")
+        v = getattr(self, name)
+        return 0.0 if v is None else float(v)
+
+    @classmethod
+    def from_assessment(cls, assessment: dict) -> ScoringFeatures:
+        """Read the features back from an assessment's contract JSON (``Assessment.to_dict()``)."""
+        gais, regions = assessment["gais"], assessment["regions"]
+        measured = [r for r in regions.values() if r.get("wrinkle_before") is not None
+                    and r.get("wrinkle_after") is not None]
+        return cls(
+            improvement_score=float(gais["improvement_score"]),
+            wrinkle_reduction=float(gais["components"]["wrinkle"]),
+            fold_reduction=None if gais["components"].get("laxity") is None else float(gais["components"]["laxity"]),
+            wrinkle_removed=mean_severity_drop([r["wrinkle_before"] for r in measured],
+                                               [r["wrinkle_after"] for r in measured]),
+            pih_severity=str(assessment["pih"]["severity"]),
+        )
+
+
+def mean_severity_drop(before: list[float], after: list[float]) -> float:
+    """Mean over regions of wrinkle severity before minus after (0 with no regions)."""
+    drops = [b - a for b, a in zip(before, after)]
+    return float(sum(drops) / len(drops)) if drops else 0.0
+
+
+# The features a calibrated scorer may use, in this order.
+CALIBRATION_FEATURES = ("wrinkle_reduction", "fold_reduction", "wrinkle_removed", "improvement_score")
+# Those it uses unless told otherwise. On simulated trials (benchmarks/calibration.py)
+# adding the fold and absolute-severity features never raised held-out κ and
+# usually lowered it by ~0.01: the simulator does not vary laxity, and the
+# absolute drop adds little to the relative one. A site whose investigators
+# weigh folds can ask for them (--features).
+DEFAULT_CALIBRATION_FEATURES = ("wrinkle_reduction",)
+
+
+def move_to_worse(probabilities: dict[int, float], pih_severity: str,
+                  worse_probability: tuple[float, ...]) -> tuple[dict[int, float], bool]:
+    """PIH safety rule shared by every scorer: new PIH moves probability to "Worse".
+
+    Returns the new probabilities and whether the rule applied.
+    """
+    if pih_severity not in PIH_SEVERITIES:
+        return probabilities, False
+    p = worse_probability[PIH_SEVERITIES.index(pih_severity)]
+    moved = {g: v * (1 - p) for g, v in probabilities.items()}
+    moved[5] = moved.get(5, 0.0) + p
+    return moved, True
 
 
 def improvement_score(
@@ -110,19 +201,41 @@ def grade_probabilities(score: float, params: ScorerParams) -> dict[int, float]:
 def estimate_gais(score: float, wrinkle: float, laxity: float | None, pih_severity: str,
                   params: ScorerParams) -> GaisEstimate:
     """Grade, label and probabilities; PIH moves probability to "Worse"."""
-    probs = grade_probabilities(score, params)
-    override = None
-    if pih_severity in ("mild", "moderate", "severe"):
-        p = params.pih_worse_probability[("mild", "moderate", "severe").index(pih_severity)]
-        probs = {g: v * (1 - p) for g, v in probs.items()}
-        probs[5] += p
-        override = "pih"
-    grade = next((g for g, c in zip(range(1, 5), params.cutpoints) if score >= c), 5)
-    if override:
-        grade = 5
+    probs, pih = move_to_worse(grade_probabilities(score, params), pih_severity, params.pih_worse_probability)
+    grade = 5 if pih else next((g for g, c in zip(range(1, 5), params.cutpoints) if score >= c), 5)
+    override = "pih" if pih else None
     return GaisEstimate(
         grade=grade, label=GRADE_LABELS[grade],
         probabilities={str(g): round(v, 4) for g, v in probs.items()},
         improvement_score=round(score, 4), wrinkle_component=round(wrinkle, 4),
         laxity_component=None if laxity is None else round(laxity, 4), override=override,
+        scorer=f"default:{params.version}",
     )
+
+
+_LABEL_TO_GRADE = {label.casefold(): grade for grade, label in GRADE_LABELS.items()}
+
+
+def parse_grade(text: str) -> int:
+    """A GAIS grade from its number (``"1"`` … ``"5"``) or its label text.
+
+    Labels are matched ignoring case and repeated spaces ("much improved",
+    "No Change"). Other codings (+3 … −1, 7-point scales) must be converted
+    explicitly beforehand: guessing them would silently misgrade.
+
+    Raises
+    ------
+    ValueError
+        Neither a grade 1–5 nor one of the five labels.
+    """
+    cleaned = " ".join(str(text).split())
+    if cleaned.isdigit() or (cleaned[:1] in "+-" and cleaned[1:].isdigit()):
+        grade = int(cleaned)
+        if 1 <= grade <= 5:
+            return grade
+        raise ValueError(f"grade {cleaned} is outside 1–5")
+    grade = _LABEL_TO_GRADE.get(cleaned.casefold())
+    if grade is None:
+        labels = ", ".join(f"{g} {lab!r}" for g, lab in GRADE_LABELS.items())
+        raise ValueError(f"{cleaned!r} is neither a grade 1–5 nor a GAIS label ({labels})")
+    return grade

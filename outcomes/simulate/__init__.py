@@ -17,11 +17,14 @@ from .lesions import add_macules, add_redness, cheek_polygon
 from .photometric import change_lighting, linear_to_srgb, random_lighting, srgb_to_linear
 from .scenario import SimulatedPair, TreatmentSpec, simulate_pair, write_pair
 from .templates import london_anchors, read_tem
+from .trial import RaterPanel, TrialSubject, rate_trial, simulate_trial, true_grade
 from .wrinkles import REGIONS, Wrinkle, render_wrinkles, sample_wrinkles
 
 __all__ = [
     "REGIONS",
+    "RaterPanel",
     "SimulatedPair",
+    "TrialSubject",
     "TreatmentSpec",
     "Wrinkle",
     "add_macules",
@@ -33,12 +36,15 @@ __all__ = [
     "london_anchors",
     "random_geometric_change",
     "random_lighting",
+    "rate_trial",
     "read_tem",
     "render_wrinkles",
     "sample_wrinkles",
     "simulate_pair",
+    "simulate_trial",
     "srgb_to_linear",
     "transform_points",
+    "true_grade",
     "warp_image",
     "write_pair",
 ]

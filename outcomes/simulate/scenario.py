@@ -46,6 +46,11 @@ class TreatmentSpec:
         Add diffuse cheek erythema at follow-up.
     seed : int
         Seed of ``numpy.random.default_rng``; the pair is a function of it.
+    capture_seed : int, optional
+        Seed of the follow-up's capture only (lighting and geometry). With the
+        same ``seed`` and different ``capture_seed`` the baselines are
+        identical and the follow-ups are photographed differently, as for
+        several visits of one subject. None: drawn from ``seed``.
     """
 
     wrinkle_severity: float = 0.5
@@ -55,6 +60,7 @@ class TreatmentSpec:
     macules: int = 0
     redness: bool = False
     seed: int = 0
+    capture_seed: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +138,8 @@ def simulate_pair(
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {img.shape}")
     h, w = img.shape[:2]
     r_wr, r_mac, r_red, r_light, r_geo = np.random.default_rng(spec.seed).spawn(5)
+    if spec.capture_seed is not None:
+        r_light, r_geo = np.random.default_rng(spec.capture_seed).spawn(2)
 
     wrinkles = tuple(dataclasses.replace(x, depth=min(x.depth, MAX_DEPTH))
                      for x in sample_wrinkles(anchors, spec.wrinkle_severity, r_wr))

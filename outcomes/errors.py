@@ -63,12 +63,21 @@ class TableFileError(OutcomesError):
         One entry per problem, each starting with ``line N:`` where a line is at fault.
     """
 
-    def __init__(self, path: str, problems: "list[str] | tuple[str, ...]"):
+    def __init__(self, path: str, problems: list[str] | tuple[str, ...]):
         self.path = path
         self.problems = tuple(problems)
         count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
         # One line, so that scripts can read it; every problem is in it.
         super().__init__(f"{path}: {count}: " + "; ".join(self.problems))
+
+
+def by_line(problems: list[str]) -> list[str]:
+    """Problems ordered by their leading ``line N`` (file-wide problems first); stable otherwise."""
+    def line(problem: str) -> int:
+        head = problem.split(":", 1)[0].removeprefix("line ").split(",")[0]
+        return int(head) if head.isdigit() else 0
+
+    return sorted(problems, key=line)
 
 
 class RatingsError(TableFileError):
@@ -77,3 +86,7 @@ class RatingsError(TableFileError):
 
 class CalibrationError(OutcomesError):
     """The ratings cannot support a scorer fit: too few subjects, grades or usable pairs."""
+
+
+class ManifestError(TableFileError):
+    """A batch manifest cannot be run (nothing was processed)."""

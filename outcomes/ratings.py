@@ -9,14 +9,12 @@ number, before anything is assessed.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from outcomes.errors import RatingsError
+from outcomes.csvtable import read_table
+from outcomes.errors import RatingsError, by_line
 from outcomes.scoring import parse_grade
 
 REQUIRED_COLUMNS = ("subject_id", "before", "after", "gais")
@@ -93,32 +91,13 @@ def read_ratings(path: str | Path, check_images: bool = True) -> Ratings:
         to two subjects, a subject with fewer than two rated pairs.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RatingsError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RatingsError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise RatingsError(str(path), ["the file is empty; expected a header line with "
-                                       + ", ".join(REQUIRED_COLUMNS)])
-    problems = _header_problems(header)
-    if any(p.startswith("line 1: missing") for p in problems):
-        raise RatingsError(str(path), problems)  # rows cannot be read without the required columns
-    reader.fieldnames = header
+    table = read_table(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS, RatingsError)
+    problems = table.problems
     rows: list[Rating] = []
     root = path.parent
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            problems.append(f"line {line}: {len(record[None])} more cells than the header's {len(header)} columns")
-        values = {k: (record.get(k) or "").strip() for k in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+    for line, values in table.rows:
         empty = [k for k in REQUIRED_COLUMNS if not values[k]]
-        if "rater_id" in header and not values["rater_id"]:
+        if "rater_id" in table.header and not values["rater_id"]:
             empty.append("rater_id")
         if empty:
             problems.append(f"line {line}: empty {', '.join(empty)}")
@@ -141,24 +120,8 @@ def read_ratings(path: str | Path, check_images: bool = True) -> Ratings:
         problems.append("no ratings below the header")
     problems.extend(_consistency_problems(rows))
     if problems:
-        raise RatingsError(str(path), sorted(problems, key=_line_number))
-    return Ratings(path=path, sha256=hashlib.sha256(data).hexdigest(), rows=tuple(rows))
-
-
-def _header_problems(header: list[str]) -> list[str]:
-    problems = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        problems.append(f"line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                        f"(required: {', '.join(REQUIRED_COLUMNS)})")
-    unknown = [c for c in header if c not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
-    if unknown:
-        problems.append(f"line 1: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                        f"(allowed: {', '.join((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS))})")
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        problems.append(f"line 1: repeated column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)}")
-    return problems
+        raise RatingsError(str(path), by_line(problems))
+    return Ratings(path=path, sha256=table.sha256, rows=tuple(rows))
 
 
 def _consistency_problems(rows: list[Rating]) -> list[str]:
@@ -186,7 +149,3 @@ def _consistency_problems(rows: list[Rating]) -> list[str]:
                             f"at least {MIN_PAIRS_PER_SUBJECT}")
     return problems
 
-
-def _line_number(problem: str) -> int:
-    head = problem.split(":", 1)[0].removeprefix("line ").split(",")[0]
-    return int(head) if head.isdigit() else 0

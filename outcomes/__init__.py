@@ -6,8 +6,7 @@ only when a name is first used, so ``import outcomes`` stays instant.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from outcomes._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -62,7 +61,4 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'outcomes' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -11,6 +11,15 @@ from pathlib import Path
 from outcomes.errors import TableFileError
 
 
+def by_line(problems: list[str]) -> list[str]:
+    """Problems ordered by their leading ``line N`` (file-wide problems first); stable otherwise."""
+    def line(problem: str) -> int:
+        head = problem.split(":", 1)[0].removeprefix("line ").split(",")[0]
+        return int(head) if head.isdigit() else 0
+
+    return sorted(problems, key=line)
+
+
 @dataclass(frozen=True)
 class Table:
     """A CSV read by :func:`read_table`."""

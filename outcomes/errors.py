@@ -71,15 +71,6 @@ class TableFileError(OutcomesError):
         super().__init__(f"{path}: {count}: " + "; ".join(self.problems))
 
 
-def by_line(problems: list[str]) -> list[str]:
-    """Problems ordered by their leading ``line N`` (file-wide problems first); stable otherwise."""
-    def line(problem: str) -> int:
-        head = problem.split(":", 1)[0].removeprefix("line ").split(",")[0]
-        return int(head) if head.isdigit() else 0
-
-    return sorted(problems, key=line)
-
-
 class RatingsError(TableFileError):
     """An investigator ratings file cannot be used for calibration (nothing was written)."""
 

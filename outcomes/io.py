@@ -144,6 +144,15 @@ def _to_rgb8(im: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def sha256_of_array(pixels: np.ndarray) -> str:
     """Hex sha256 of an array's raw bytes (for photos that never were files)."""
     return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()

@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from outcomes.csvtable import read_table
-from outcomes.errors import ManifestError, by_line
+from outcomes.csvtable import by_line, read_table
+from outcomes.errors import ManifestError
 
 REQUIRED_COLUMNS = ("subject_id", "visit", "image")
 OPTIONAL_COLUMNS = ("visit_day", "view", "fitzpatrick")

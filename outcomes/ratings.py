@@ -13,8 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from outcomes.csvtable import read_table
-from outcomes.errors import RatingsError, by_line
+from outcomes.csvtable import by_line, read_table
+from outcomes.errors import RatingsError
 from outcomes.scoring import parse_grade
 
 REQUIRED_COLUMNS = ("subject_id", "before", "after", "gais")

@@ -193,10 +193,10 @@ def _sigmoid(x: float) -> float:
 
 def save_scorer(scorer: CalibratedScorer, path: str | Path) -> str:
     """Write the scorer's JSON atomically; returns the file's sha256."""
-    from outcomes.io import write_json
+    from outcomes.io import file_sha256, write_json
 
     write_json(path, scorer.to_dict())
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def load_scorer(path: str | Path) -> CalibratedScorer:

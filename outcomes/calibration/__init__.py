@@ -17,8 +17,7 @@ to apply a scorer.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from outcomes._lazy import lazy_attributes
 
 _EXPORTS = {
     "RatedPair": "outcomes.calibration.assessed",
@@ -38,7 +37,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'outcomes.calibration' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

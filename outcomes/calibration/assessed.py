@@ -19,6 +19,7 @@ from pathlib import Path
 from outcomes.agreement import consensus_grade
 from outcomes.config import Config
 from outcomes.errors import OutcomesError, RatingsError
+from outcomes.io import file_sha256
 from outcomes.ratings import Ratings
 from outcomes.scoring import ScoringFeatures
 
@@ -151,7 +152,7 @@ def assess_rated_pairs(
         lines = tuple(r.line for r in rows)
         hit = False
         try:
-            key = AssessmentCache.key(_file_sha256(before), _file_sha256(after), config, identity)
+            key = AssessmentCache.key(file_sha256(before), file_sha256(after), config, identity)
             assessment = cache.get(key) if cache else None
             hit = assessment is not None
             if not hit:
@@ -173,10 +174,3 @@ def assess_rated_pairs(
         raise RatingsError(str(ratings.path), problems)
     return pairs
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -28,6 +28,7 @@ from torch import nn
 
 from outcomes.color import _decode_lut
 from outcomes.errors import ModelError
+from outcomes.io import file_sha256
 
 WEIGHTS_FORMAT = "outcomes.wrinkle_unet/1"
 WORK_IPD = 200.0  # px between the pupils at which the network sees a face
@@ -138,14 +139,6 @@ class WrinkleCNN:
 
     def describe(self) -> dict[str, str]:
         return {"wrinkle-cnn": f"{self.path.name} sha256:{self.sha256}"}
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pick_device(device: str = "auto") -> str:

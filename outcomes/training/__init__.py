@@ -7,8 +7,7 @@ Public API, imported on first use (it pulls torch and albumentations)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from outcomes._lazy import lazy_attributes
 
 _EXPORTS = {
     "TrainWrinklesConfig": "outcomes.training.config",
@@ -22,7 +21,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'outcomes.training' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

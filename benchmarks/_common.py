@@ -35,3 +35,27 @@ def london_faces(paths):  # noqa: ANN001, ANN201 - iterable of Path -> iterator 
         for path in paths:
             photo = read_photo(path)
             yield path, photo.pixels, london_anchors(read_tem(path.with_suffix(".tem"))), landmarker.detect(photo)
+
+
+def london_trial(work: Path, faces: int, seed: int = 0) -> Path:
+    """Simulate a trial of ``faces`` London subjects (baseline, day 30, day 90) in ``work``; returns its manifest.
+
+    The faces are spread over the set (every k-th); ``truth.csv`` records each
+    subject's ethnicity as its group.
+    """
+    import csv
+    import time
+
+    from outcomes.simulate import TrialSubject, simulate_trial
+
+    data = shared_data()
+    files = sorted((data / "london" / "neutral").glob("*.jpg"))
+    files = files[:: max(1, len(files) // faces)][:faces]
+    with open(data / "london" / "faces.csv", newline="") as f:
+        ethnicity = {r["face_id"]: r["face_eth"] for r in csv.DictReader(f)}
+    subjects = [TrialSubject(path.stem.split("_")[0], rgb, dict(anchors), ethnicity.get(path.stem.split("_")[0], ""))
+                for path, rgb, anchors, _ in london_faces(files)]
+    start = time.perf_counter()
+    paths = simulate_trial(subjects, work, seed=seed)
+    print(f"simulated {len(subjects)} subjects x 2 follow-ups in {time.perf_counter() - start:.0f} s")
+    return paths["manifest"]

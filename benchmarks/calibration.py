@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import london_faces, shared_data
+from _common import london_trial
 
 from outcomes.agreement import rater_agreement
 from outcomes.calibration import AssessmentCache, assess_rated_pairs, choose_scorer, cross_validate_scorer
@@ -41,7 +41,7 @@ from outcomes.calibration.fit import score_agreement
 from outcomes.config import load_config
 from outcomes.pipeline import load_models
 from outcomes.ratings import read_ratings
-from outcomes.simulate import RaterPanel, TrialSubject, rate_trial, simulate_trial, true_grade
+from outcomes.simulate import RaterPanel, rate_trial, true_grade
 
 SITES = {
     "A (default)": (0.70, 0.45, 0.20, -0.20),
@@ -53,18 +53,6 @@ FEATURE_SETS = {
     "wrinkle+fold": ("wrinkle_reduction", "fold_reduction"),
     "all three": ("wrinkle_reduction", "fold_reduction", "wrinkle_removed"),
 }
-
-
-def build_trial(work: Path, faces: int, seed: int) -> None:
-    data = shared_data()
-    files = sorted((data / "london" / "neutral").glob("*.jpg"))
-    files = files[:: max(1, len(files) // faces)][:faces]
-    ethnicity = {r["face_id"]: r["face_eth"] for r in csv.DictReader(open(data / "london" / "faces.csv"))}
-    subjects = [TrialSubject(path.stem.split("_")[0], rgb, dict(anchors), ethnicity.get(path.stem.split("_")[0], ""))
-                for path, rgb, anchors, _ in london_faces(files)]
-    start = time.perf_counter()
-    simulate_trial(subjects, work, seed=seed)
-    print(f"simulated {len(subjects)} subjects x 2 follow-ups in {time.perf_counter() - start:.0f} s")
 
 
 def split_subjects(subjects: list[str], groups: dict[str, str], rng: np.random.Generator) -> set[str]:
@@ -90,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     if not (work / "truth.csv").is_file():
-        build_trial(work, args.faces, args.seed)
+        london_trial(work, args.faces, args.seed)
     config = load_config(args.config)
     print(f"wrinkle detector: {config.wrinkles.detector}")
     truth = {(r["subject_id"], r["visit"]): r for r in csv.DictReader(open(work / "truth.csv"))}

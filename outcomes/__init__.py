@@ -56,6 +56,13 @@ _EXPORTS = {
     "cross_validate_scorer": "outcomes.calibration.fit",
     "choose_scorer": "outcomes.calibration.fit",
     "calibrate": "outcomes.calibration.run",
+    # Batch jobs
+    "read_manifest": "outcomes.manifest",
+    "Manifest": "outcomes.manifest",
+    "ManifestError": "outcomes.errors",
+    "BatchError": "outcomes.errors",
+    "run_batch": "outcomes.batch.run",
+    "BatchResult": "outcomes.batch.run",
 }
 
 __all__ = ["__version__", *_EXPORTS]

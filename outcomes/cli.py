@@ -9,6 +9,7 @@ left half-written.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,6 +129,31 @@ def _calibrate(args: argparse.Namespace) -> None:
     result = calibrate(ratings, args.out, config, cache_dir=cache, folds=args.folds, seed=args.seed, name=args.name,
                        features=features, progress=progress)
     print(format_summary(result))
+
+
+def _batch(args: argparse.Namespace) -> None:
+    from outcomes.batch import run_batch
+    from outcomes.config import load_config
+
+    config = load_config(args.config)
+    result = run_batch(args.manifest, args.out, config, workers=args.workers, executor=args.executor,
+                       ray_address=args.ray_address, resume=args.resume, scorer=args.scorer,
+                       baseline_visit=args.baseline_visit, progress=sys.stderr.isatty())
+    s = result.summary
+    resp, pih = s["responder_rate"]["overall"], s["pih_incidence"]["overall"]
+
+    def rate(p: dict) -> str:
+        if not p["n"]:
+            return "no subjects"
+        return f"{100 * p['rate']:.0f} % ({p['count']}/{p['n']}, 95 % CI {100 * p['ci_low']:.0f}-{100 * p['ci_high']:.0f} %)"
+
+    speed = "" if result.pairs_per_second is None else f", {result.pairs_per_second:.2f} pairs/s"
+    print(f"{result.pairs} pairs: {result.assessed} assessed now{speed}, {result.reused} kept from before; "
+          f"{result.errors} errors, {result.not_usable} not usable\n"
+          f"responders (GAIS <= 3): {rate(resp)}; PIH: {rate(pih)}\n"
+          f"{result.outputs['report']}")
+    for warning in s["warnings"]:
+        print(f"outcomes: warning: {warning}", file=sys.stderr)
 
 
 def _progress_line(what: str) -> Callable[[int, int, bool], None]:
@@ -270,6 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="wrinkle_reduction", help="comma-separated, from wrinkle_reduction, "
                    "fold_reduction, wrinkle_removed (default: wrinkle_reduction)")
     p.set_defaults(run=_calibrate)
+
+    p = sub.add_parser("batch", help="assess every follow-up of a trial manifest; tables, summary and report")
+    p.add_argument("manifest", metavar="MANIFEST.csv", help="subject_id, visit, image[, visit_day, view, "
+                   "fitzpatrick]; image paths relative to the CSV")
+    p.add_argument("--out", required=True, metavar="DIR", help="assessments.csv/.parquet, regions.parquet, "
+                   "summary.json, report.html, pairs/, thumbnails/, batch.log")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (or Ray actors), each with its own models (default: CPU cores)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local process pool (default) or Ray (pip install 'outcomes[distributed]')")
+    p.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster (default: start Ray locally)")
+    p.add_argument("--resume", action="store_true", help="finish the job in DIR: keep finished pairs, do the rest")
+    p.add_argument("--scorer", metavar="SCORER.json", help="a GAIS scorer from `outcomes calibrate`")
+    p.add_argument("--baseline-visit", metavar="NAME", help="the baseline visit's name (default: each subject's "
+                   "visit with the smallest visit_day)")
+    p.set_defaults(run=_batch)
 
     train = sub.add_parser("train", help="retrain models on a site's own data").add_subparsers(
         dest="train_command", required=True, metavar="MODEL")

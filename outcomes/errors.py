@@ -81,3 +81,7 @@ class CalibrationError(OutcomesError):
 
 class ManifestError(TableFileError):
     """A batch manifest cannot be run (nothing was processed)."""
+
+
+class BatchError(OutcomesError):
+    """A batch job cannot start or go on (its folder holds another job, a worker died)."""

@@ -178,6 +178,11 @@ def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return _write_atomic(path, lambda p: p.write_bytes(data))
+
+
 def write_json(path: str | Path, payload: Any) -> Path:
     """Write ``payload`` as indented JSON, atomically; lists of numbers stay on one line."""
     text = _dumps(payload, 0) + "\n"

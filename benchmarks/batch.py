@@ -5,7 +5,8 @@ baseline and day-30 and day-90 follow-ups simulated by
 ``outcomes.simulate.simulate_trial`` (1350×1350 photos; 2 pairs per subject).
 Steps, each printed with its figures:
 
-1. ``run_batch`` with the local executor and 1, then 2 workers (``--workers``):
+1. ``run_batch`` with the local executor: 1 worker with both cores' threads, 1 worker
+   with one thread, 2 workers with one thread each (``--runs``):
    wall time, pairs/s end to end (worker start-up included) and in steady
    state (after every worker's first pair), median seconds per pair, peak
    resident memory per worker process.
@@ -16,7 +17,7 @@ Steps, each printed with its figures:
    ``assessments.csv``, ``summary.json`` and ``report.html`` equal the
    uninterrupted run's.
 
-    python benchmarks/batch.py [--subjects 60] [--config configs/fused.yaml] [--workers 1,2] [--work DIR]
+    python benchmarks/batch.py [--subjects 60] [--config configs/fused.yaml] [--runs 1x2,1x1,2x1] [--work DIR]
                                [--skip-ray] [--skip-kill]
 """
 
@@ -39,11 +40,12 @@ from outcomes.batch import run_batch
 from outcomes.config import load_config
 
 
-def timed_run(manifest: Path, out: Path, config, workers: int, executor: str = "local") -> dict:  # noqa: ANN001
+def timed_run(manifest: Path, out: Path, config, workers: int, executor: str = "local",  # noqa: ANN001
+              threads: int | None = None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     stamps: list[float] = []
     start = time.perf_counter()
-    result = run_batch(manifest, out, config, workers=workers, executor=executor,
+    result = run_batch(manifest, out, config, workers=workers, executor=executor, threads=threads,
                        on_outcome=lambda _: stamps.append(time.perf_counter()))
     wall = time.perf_counter() - start
     seconds = [json.loads(p.read_text())["batch"]["seconds"] for p in (out / "pairs").glob("*.json")]
@@ -85,7 +87,8 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=60)
     parser.add_argument("--config", default=str(REPO / "configs" / "fused.yaml"),
                         help="settings YAML (default configs/fused.yaml: the CNN included)")
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for the local runs")
+    parser.add_argument("--runs", default="1x2,1x1,2x1", help="local runs as WORKERSxTHREADS, comma-separated "
+                        "(default: 1 worker with both cores, 1 worker with one, 2 workers with one each)")
     parser.add_argument("--work", default="/tmp/outcomes-batch-benchmark")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
@@ -97,17 +100,22 @@ def main() -> None:
     config = load_config(args.config)
     print(f"study {manifest}; wrinkle detector {config.wrinkles.detector}; {os.cpu_count()} CPU cores")
     runs = {}
-    for w in (int(x) for x in args.workers.split(",")):
-        r = runs[w] = timed_run(manifest, work / f"local-{w}", config, w)
-        print(f"local, {w} worker(s): {r['pairs']} pairs ({r['errors']} errors) in {r['wall_s']:.0f} s; "
+    for spec in args.runs.split(","):
+        w, t = (int(x) for x in spec.split("x"))
+        r = runs[(w, t)] = timed_run(manifest, work / f"local-{w}x{t}", config, w, threads=t)
+        print(f"local, {w} worker(s) x {t} thread(s): {r['pairs']} pairs ({r['errors']} errors) in {r['wall_s']:.0f} s; "
               f"{r['e2e_pairs_per_s']:.2f} pairs/s end to end, {r['steady_pairs_per_s']:.2f} in steady state; "
               f"median {r['median_pair_s']:.2f} s per pair in a worker; peak memory per worker "
-              f"{', '.join(f'{m:.0f}' for m in r['peak_rss_mb'])} MiB")
-    if 1 in runs and 2 in runs:
-        print(f"scaling 1 -> 2 workers: x{runs[2]['e2e_pairs_per_s'] / runs[1]['e2e_pairs_per_s']:.2f} end to end, "
-              f"x{runs[2]['steady_pairs_per_s'] / runs[1]['steady_pairs_per_s']:.2f} steady state")
-    reference = work / f"local-{max(runs)}"
-    s = runs[max(runs)]["summary"]
+              f"{', '.join(f'{m:.0f}' for m in r['peak_rss_mb'])} MiB", flush=True)
+    two = runs.get((2, 1))
+    for base in ((1, 2), (1, 1)):
+        if two and base in runs:
+            print(f"scaling {base[0]} worker x {base[1]} thread(s) -> 2 workers x 1 thread: "
+                  f"x{two['e2e_pairs_per_s'] / runs[base]['e2e_pairs_per_s']:.2f} end to end, "
+                  f"x{two['steady_pairs_per_s'] / runs[base]['steady_pairs_per_s']:.2f} steady state")
+    key = (2, 1) if two else next(iter(runs))
+    reference = work / f"local-{key[0]}x{key[1]}"
+    s = runs[key]["summary"]
     resp, pih = s["responder_rate"]["overall"], s["pih_incidence"]["overall"]
     print(f"trial: responders {resp['count']}/{resp['n']} ({resp['ci_low']:.2f}-{resp['ci_high']:.2f}), "
           f"PIH {pih['count']}/{pih['n']}; by group "
@@ -116,7 +124,7 @@ def main() -> None:
         r = timed_run(manifest, work / "ray-2", config, 2, executor="ray")
         same = (work / "ray-2" / "assessments.csv").read_bytes() == (reference / "assessments.csv").read_bytes()
         print(f"ray, 2 workers: {r['wall_s']:.0f} s, {r['e2e_pairs_per_s']:.2f} pairs/s end to end; assessments.csv "
-              f"{'identical to' if same else 'DIFFERS from'} local-{max(runs)}")
+              f"{'identical to' if same else 'DIFFERS from'} {reference.name}", flush=True)
     if not args.skip_kill:
         print("kill -9 halfway, then --resume (2 workers):")
         kill_and_resume(manifest, work / "killed", reference, args.config, 2)

@@ -295,7 +295,8 @@ def _out_of_frame(before: Landmarks, after: Landmarks, after_to_before: np.ndarr
     return float(outside.mean())
 
 
-def warp_to_before(after_rgb: np.ndarray, registration: Registration, before_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def warp_to_before(after_rgb: np.ndarray, registration: Registration, before_size: tuple[int, int],
+                   maps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Resample AFTER into BEFORE's frame with the full registration.
 
     Parameters
@@ -304,10 +305,13 @@ def warp_to_before(after_rgb: np.ndarray, registration: Registration, before_siz
         AFTER, or any per-pixel map of AFTER (a wrinkle response, a mask).
     registration : Registration
     before_size : (width, height)
+    maps : (map_x, map_y), optional
+        From :func:`sampling_maps` for this registration and size, to warp several maps of
+        one photo without recomputing them (used only with a local correction).
 
     Returns
     -------
-    pixels : ndarray, shape (H, W[, 3]), the input's dtype
+    pixels : ndarray, shape (H, W[, C]), the input's dtype
         Bicubic for images, so that the one resampling AFTER undergoes blurs
         fine texture as little as possible; bilinear for float maps.
     valid : ndarray, shape (H, W), bool
@@ -324,12 +328,25 @@ def warp_to_before(after_rgb: np.ndarray, registration: Registration, before_siz
         ones = np.full((ah, aw), 255, np.uint8)
         valid = cv2.warpPerspective(ones, h_ab, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
         return pixels, valid
+    map_x, map_y = maps if maps is not None else sampling_maps(registration, before_size)
+    pixels = cv2.remap(after_rgb, map_x, map_y, interpolation, borderMode=cv2.BORDER_CONSTANT)
+    valid = (map_x >= 0) & (map_y >= 0) & (map_x <= aw - 1) & (map_y <= ah - 1)
+    return pixels, valid
+
+
+def sampling_maps(registration: Registration, before_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each BEFORE pixel, where to sample AFTER: ``(map_x, map_y)``, float32 (H, W).
+
+    None without a local correction (the homography alone is warped directly).
+    """
+    if registration.local_flow is None:
+        return None
+    w, h = before_size
+    h_ab = np.linalg.inv(registration.after_to_before)
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     qx = xs + registration.local_flow[..., 0]
     qy = ys + registration.local_flow[..., 1]
     den = h_ab[2, 0] * qx + h_ab[2, 1] * qy + h_ab[2, 2]
     map_x = ((h_ab[0, 0] * qx + h_ab[0, 1] * qy + h_ab[0, 2]) / den).astype(np.float32)
     map_y = ((h_ab[1, 0] * qx + h_ab[1, 1] * qy + h_ab[1, 2]) / den).astype(np.float32)
-    pixels = cv2.remap(after_rgb, map_x, map_y, interpolation, borderMode=cv2.BORDER_CONSTANT)
-    valid = (map_x >= 0) & (map_y >= 0) & (map_x <= aw - 1) & (map_y <= ah - 1)
-    return pixels, valid
+    return map_x, map_y

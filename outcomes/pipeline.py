@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from outcomes import __version__
-from outcomes.align import register, warp_to_before
+from outcomes.align import register, sampling_maps, warp_to_before
 from outcomes.config import Config
 from outcomes.io import read_photo
 from outcomes.landmarks import FaceLandmarker
@@ -111,12 +111,14 @@ def align_photos(
     times["read_and_landmarks_ms"] = (time.perf_counter() - start) * 1e3
     registration = register(before_photo.pixels, before_lm, after_photo.pixels, after_lm, config.alignment)
     start = time.perf_counter()
-    pixels, valid = warp_to_before(after_photo.pixels, registration, (before_photo.width, before_photo.height))
+    size = (before_photo.width, before_photo.height)
+    maps = sampling_maps(registration, size)
+    pixels, valid = warp_to_before(after_photo.pixels, registration, size, maps=maps)
     times["warp_ms"] = (time.perf_counter() - start) * 1e3
     registration = dataclasses.replace(registration, stage_ms={**registration.stage_ms, **times})
     return AlignedPair(
         before=before_photo, after=after_photo, after_in_before=pixels, valid=valid,
-        before_landmarks=before_lm, after_landmarks=after_lm, registration=registration,
+        before_landmarks=before_lm, after_landmarks=after_lm, registration=registration, sampling_maps=maps,
     )
 
 
@@ -332,8 +334,10 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi
     native = find_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, roi_after,
                            models.wrinkle_cnn, config.wrinkles)
     size = (pair.before.width, pair.before.height)
-    response, valid = warp_to_before(native.response.astype(np.float32), pair.registration, size)
-    mask, _ = warp_to_before(native.mask.astype(np.float32), pair.registration, size)
+    # Response and mask in one resampling (two channels), on the maps of the photo's warp.
+    both = np.dstack([native.response.astype(np.float32), native.mask.astype(np.float32)])
+    warped, valid = warp_to_before(both, pair.registration, size, maps=pair.sampling_maps)
+    response, mask = warped[..., 0], warped[..., 1]
     return dataclasses.replace(native, response=response * valid, mask=(mask >= 0.5) & valid,
                       ipd_px=pair.before_landmarks.inter_pupil_distance)
 

@@ -174,6 +174,9 @@ class AlignedPair:
         Pixels of ``after_in_before`` that came from inside AFTER.
     before_landmarks, after_landmarks : Landmarks
     registration : Registration
+    sampling_maps : (map_x, map_y) or None
+        Where each BEFORE pixel samples AFTER (``align.sampling_maps``), kept so that
+        maps computed on AFTER can be carried over without recomputing them.
     """
 
     before: Photo
@@ -183,3 +186,4 @@ class AlignedPair:
     before_landmarks: Landmarks
     after_landmarks: Landmarks
     registration: Registration
+    sampling_maps: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)

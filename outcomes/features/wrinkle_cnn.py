@@ -205,8 +205,27 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto")
         model.load_state_dict(blob["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{path}: weights do not match the declared architecture {arch}: {exc}") from exc
-    model.to(dev).eval()
+    model = prepare_for_inference(model.to(dev))
     return WrinkleCNN(model=model, path=path, sha256=actual, device=dev, metadata=dict(blob.get("metadata") or {}))
+
+
+def prepare_for_inference(model: WrinkleUNet) -> WrinkleUNet:
+    """Eval mode, batch norm folded into the convolutions, channels-last memory layout.
+
+    The same function up to float rounding (≈1e-5 in the logits); about 1.9× faster on
+    CPU, where oneDNN's convolutions prefer channels-last. Not for training: the folded
+    network has no batch-norm layers left.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    for block in (*model.encoder, *model.decoder):
+        layers = list(block)
+        for i in range(len(layers) - 1):
+            if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
+                block[i] = fuse_conv_bn_eval(layers[i], layers[i + 1])
+                block[i + 1] = nn.Identity()
+    return model.to(memory_format=torch.channels_last)
 
 
 def _tiling(n: int, tile: int, margin: int, stride: int) -> tuple[int, int]:
@@ -251,7 +270,8 @@ def predict_logits(model: WrinkleUNet, x: np.ndarray, device: str = "cpu", tile:
                 y0, x0 = i * core_h, j * core_w
                 if keep is not None and not keep[y0:y0 + core_h, x0:x0 + core_w].any():
                     continue
-                patch = torch.from_numpy(padded[None, :, y0:y0 + tile_h, x0:x0 + tile_w]).to(device)
+                patch = torch.from_numpy(padded[None, :, y0:y0 + tile_h, x0:x0 + tile_w]).to(device).contiguous(
+                    memory_format=torch.channels_last)  # the layout the loaded model's weights are in
                 logits = model(patch)[0, 0, margin:margin + core_h, margin:margin + core_w]
                 out[y0:y0 + core_h, x0:x0 + core_w] = logits.float().cpu().numpy()
     return out[:h, :w]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import hashlib
 from pathlib import Path
 
@@ -236,8 +238,8 @@ def test_save_returns_the_file_sha256_and_load_reproduces_the_model(tmp_path):
     assert not cnn.model.training and cnn.model.widths == (4, 8)
     assert cnn.describe() == {"wrinkle-cnn": f"w.pt sha256:{sha}"}
     x = torch.randn(1, 3, 24, 40)
-    with torch.no_grad():
-        torch.testing.assert_close(cnn.model(x), model(x), atol=0, rtol=0)
+    with torch.no_grad():  # loaded for inference: batch norm folded, so equal up to float rounding
+        torch.testing.assert_close(cnn.model(x), model.eval()(x), atol=1e-5, rtol=1e-5)
     # an upper-case expected checksum is the same checksum
     assert load_wrinkle_cnn(path, sha.upper(), device="cpu").sha256 == sha
     # None skips the check (fresh training output)
@@ -431,3 +433,25 @@ def test_a_face_that_fits_one_tile_makes_one_network_call():
     finally:
         handle.remove()
     assert calls == [(1, 3, 120 + 2 * 32, 120 + 2 * 32)]
+
+
+def test_inference_preparation_folds_batch_norm_without_changing_the_function():
+    """Folded and channels-last: no batch-norm layer left, same logits up to float rounding."""
+    from outcomes.features.wrinkle_cnn import prepare_for_inference
+
+    torch.manual_seed(3)
+    model = WrinkleUNet((4, 8, 8), 3)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, or folding would be a no-op
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 3, 32, 48)
+    with torch.no_grad():
+        expected = model.eval()(x)
+        prepared = prepare_for_inference(copy.deepcopy(model))
+        got = prepared(x.contiguous(memory_format=torch.channels_last))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in prepared.modules())
+    assert prepared.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)

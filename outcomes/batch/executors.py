@@ -37,13 +37,15 @@ def default_threads(workers: int) -> int:
 
 
 def _limit_threads(threads: int) -> None:
+    import sys
+
     import cv2
-    import torch
     from threadpoolctl import threadpool_limits
 
     cv2.setNumThreads(threads)
-    torch.set_num_threads(threads)
     threadpool_limits(threads)
+    if "torch" in sys.modules:  # loaded only with the CNN; importing it here would cost a classical worker ~0.2 GB
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _load(config: Config, scorer: CalibratedScorer | None, threads: int):  # noqa: ANN202 - Models
@@ -51,8 +53,8 @@ def _load(config: Config, scorer: CalibratedScorer | None, threads: int):  # noq
 
     from outcomes.pipeline import load_models
 
-    _limit_threads(threads)
     models = load_models(config)
+    _limit_threads(threads)  # after loading, so that torch is limited when the CNN brought it in
     return dataclasses.replace(models, gais_scorer=scorer) if scorer is not None else models
 
 

@@ -82,10 +82,6 @@ class PairOutcome:
     worker: str
     peak_rss_mb: float
 
-    @property
-    def error(self) -> str:
-        return self.record["batch"]["error"] or ""
-
 
 def _relative(path: Path, folder: Path) -> str:
     try:

@@ -342,7 +342,7 @@ def sampling_maps(registration: Registration, before_size: tuple[int, int]) -> t
     if registration.local_flow is None:
         return None
     w, h = before_size
-    h_ab = np.linalg.inv(registration.after_to_before)
+    h_ab = np.linalg.inv(registration.after_to_before).astype(np.float32)  # float32 maps: float32 arithmetic
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     qx = xs + registration.local_flow[..., 0]
     qy = ys + registration.local_flow[..., 1]

@@ -116,6 +116,7 @@ def skin_pixels(
     rgb: np.ndarray, seed_mask: np.ndarray, *, lab: np.ndarray | None = None, k_sigma: float = 4.0,
     min_darker: float = 25.0, min_brighter: float = 12.0, chroma_ratio: tuple[float, float] = (0.5, 3.0),
     max_hue_deg: float = 20.0, saturation_code: int = 250, min_seed_pixels: int = 100,
+    within: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels that look like this person's skin, judged against a seed region that is mostly skin.
 
@@ -151,6 +152,9 @@ def skin_pixels(
         (low, high) chroma relative to the seed; hue floor in degrees.
     saturation_code, min_seed_pixels : int
         8-bit code from which a channel counts as clipped; fewest usable seed pixels.
+    within : ndarray, shape (H, W), bool, optional
+        Only these pixels are tested (the rest are False); the work is done on the
+        bounding box of ``within | seed_mask``, so a face mask saves most of a full-frame pass.
 
     Returns
     -------
@@ -163,9 +167,19 @@ def skin_pixels(
     """
     rgb = _check_rgb(rgb)
     seed_mask = _check_mask(seed_mask, rgb.shape, "seed_mask")
+    if lab is not None and np.shape(lab) != rgb.shape:
+        raise ValueError(f"lab must have the shape of rgb {rgb.shape}, got {np.shape(lab)}")
+    if within is not None:
+        within = _check_mask(within, rgb.shape, "within")
+        rows, cols = np.flatnonzero((within | seed_mask).any(axis=1)), np.flatnonzero((within | seed_mask).any(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if len(rows) else (slice(0, 0),) * 2
+        skin = np.zeros(rgb.shape[:2], bool)
+        skin[box] = within[box] & skin_pixels(
+            rgb[box], seed_mask[box], lab=None if lab is None else lab[box], k_sigma=k_sigma, min_darker=min_darker,
+            min_brighter=min_brighter, chroma_ratio=chroma_ratio, max_hue_deg=max_hue_deg,
+            saturation_code=saturation_code, min_seed_pixels=min_seed_pixels)
+        return skin
     lab = srgb_to_lab(rgb) if lab is None else np.asarray(lab, dtype=np.float32)
-    if lab.shape != rgb.shape:
-        raise ValueError(f"lab must have the shape of rgb {rgb.shape}, got {lab.shape}")
     import cv2
 
     unsat = cv2.max(cv2.max(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) < saturation_code

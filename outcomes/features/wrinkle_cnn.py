@@ -40,11 +40,36 @@ _TILE = 1024  # largest inference tile (px at WORK_IPD; a whole face at IPD 200 
 _TILE_MARGIN = 32  # context discarded at each tile edge
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
+def _block(c_in: int, c_out: int, first: type[nn.Conv2d] = nn.Conv2d) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        first(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
     )
+
+
+class _SkipConv(nn.Conv2d):
+    """A decoder's first convolution, over the upsampled features and the skip concatenated.
+
+    Called as ``conv(up, skip)``. Once :meth:`split_weights` has run (inference), it
+    computes ``conv_up(up) + conv_skip(skip)`` instead: the same sum without building
+    the concatenation, which in channels-last layout costs a tenth of the network's
+    CPU time. Parameters and state-dict keys are those of a plain ``Conv2d``.
+    """
+
+    _halves: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def split_weights(self, up_channels: int) -> None:
+        layout = torch.channels_last
+        w = self.weight.detach()
+        self._halves = (w[:, :up_channels].contiguous(memory_format=layout),
+                        w[:, up_channels:].contiguous(memory_format=layout))
+
+    def forward(self, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if self._halves is None or self.training:
+            return super().forward(torch.cat([up, skip], dim=1))
+        w_up, w_skip = self._halves
+        out = F.conv2d(up, w_up, self.bias, padding=self.padding)
+        return out.add_(F.conv2d(skip, w_skip, None, padding=self.padding))
 
 
 class WrinkleUNet(nn.Module):
@@ -64,7 +89,7 @@ class WrinkleUNet(nn.Module):
         for w in self.widths:
             self.encoder.append(_block(c, w))
             c = w
-        self.decoder = nn.ModuleList(_block(self.widths[i] + self.widths[i - 1], self.widths[i - 1])
+        self.decoder = nn.ModuleList(_block(self.widths[i] + self.widths[i - 1], self.widths[i - 1], _SkipConv)
                                      for i in range(len(self.widths) - 1, 0, -1))
         self.head = nn.Conv2d(self.widths[0], 1, 1)
 
@@ -81,8 +106,10 @@ class WrinkleUNet(nn.Module):
             x = block(F.max_pool2d(x, 2) if i else x)
             skips.append(x)
         for block, skip in zip(self.decoder, reversed(skips[:-1])):
-            x = F.interpolate(x, size=skip.shape[2:], mode="bilinear", align_corners=False)
-            x = block(torch.cat([x, skip], dim=1))
+            # Exactly 2x (H, W are multiples of the stride); a scale factor, rather than the
+            # target size, takes torch's faster path with the same result.
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = block[1:](block[0](x, skip))
         return self.head(x)
 
     def arch(self) -> dict:
@@ -210,9 +237,10 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto")
 
 
 def prepare_for_inference(model: WrinkleUNet) -> WrinkleUNet:
-    """Eval mode, batch norm folded into the convolutions, channels-last memory layout.
+    """Eval mode, batch norm folded into the convolutions, channels-last memory layout,
+    decoder convolutions split at the skip concatenation.
 
-    The same function up to float rounding (≈1e-5 in the logits); about 1.9× faster on
+    The same function up to float rounding (≈1e-5 in the logits); about 2.1× faster on
     CPU, where oneDNN's convolutions prefer channels-last. Not for training: the folded
     network has no batch-norm layers left.
     """
@@ -225,7 +253,10 @@ def prepare_for_inference(model: WrinkleUNet) -> WrinkleUNet:
             if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
                 block[i] = fuse_conv_bn_eval(layers[i], layers[i + 1])
                 block[i + 1] = nn.Identity()
-    return model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
+    for level, block in enumerate(model.decoder):
+        block[0].split_weights(up_channels=model.widths[len(model.widths) - 1 - level])
+    return model
 
 
 def _tiling(n: int, tile: int, margin: int, stride: int) -> tuple[int, int]:

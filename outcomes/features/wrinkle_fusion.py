@@ -11,14 +11,13 @@ hysteresis and component filters. ``benchmarks/wrinkle_cnn.py`` measures all thr
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from outcomes.config import WrinkleConfig
 from outcomes.errors import ModelError
-from outcomes.features.wrinkles import WrinkleMap, detect_wrinkles
+from outcomes.features.wrinkles import WrinkleMap, detect_wrinkles, response_params, wrinkle_response
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -75,30 +74,36 @@ def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn, config: 
     if config.detector == "cnn":
         return WrinkleMap(response=prob, mask=(prob >= config.threshold) & roi, ipd_px=float(ipd_px),
                           detector="cnn", params=params)
-    classical = detect_wrinkles(rgb, ipd_px, roi)
-    return fuse(prob, classical, roi, cnn_weight=config.cnn_weight, threshold=config.threshold, params=params)
+    # Only the classical response is fused: its own hysteresis and component filters are not needed.
+    classical = wrinkle_response(rgb, ipd_px, roi)
+    return fuse(prob, classical, roi, ipd_px=ipd_px, cnn_weight=config.cnn_weight, threshold=config.threshold,
+                params=params)
 
 
-def fuse(probability: np.ndarray, classical: WrinkleMap, roi: np.ndarray, *, cnn_weight: float, threshold: float,
-         params: dict | None = None) -> WrinkleMap:
-    """``cnn_weight * probability + (1 - cnn_weight) * classical.response``, thresholded in ``roi``.
+def fuse(probability: np.ndarray, classical_response: np.ndarray, roi: np.ndarray, *, ipd_px: float,
+         cnn_weight: float, threshold: float, params: dict | None = None) -> WrinkleMap:
+    """``cnn_weight * probability + (1 - cnn_weight) * classical_response``, thresholded in ``roi``.
 
     Parameters
     ----------
     probability : ndarray, shape (H, W), float in [0, 1]
-    classical : WrinkleMap
-        Of the same photo (its ``response`` in [0, 1]).
+    classical_response : ndarray, shape (H, W), float in [0, 1]
+        :func:`~outcomes.features.wrinkles.wrinkle_response` of the same photo.
     roi : ndarray, shape (H, W), bool
+    ipd_px : float
+        Inter-pupil distance of the photo, px (recorded in the map).
     cnn_weight : float in [0, 1]
     threshold : float in (0, 1)
+    params : dict, optional
+        Recorded in the map's ``params`` with the weight, threshold and classical filter settings.
     """
-    if probability.shape != classical.response.shape or roi.shape != probability.shape:
-        raise ValueError(f"probability {probability.shape}, classical response {classical.response.shape} and roi "
+    if probability.shape != classical_response.shape or roi.shape != probability.shape:
+        raise ValueError(f"probability {probability.shape}, classical response {classical_response.shape} and roi "
                          f"{roi.shape} must have the same shape")
     if not 0.0 <= cnn_weight <= 1.0:
         raise ValueError(f"cnn_weight must be in [0, 1], got {cnn_weight}")
-    score = (cnn_weight * probability + (1.0 - cnn_weight) * classical.response).astype(np.float32)
+    score = (cnn_weight * probability + (1.0 - cnn_weight) * classical_response).astype(np.float32)
     score[~roi] = 0.0
-    return dataclasses.replace(classical, response=score, mask=(score >= threshold) & roi, detector="cnn+classical",
-                               params={**(params or {}), "cnn_weight": cnn_weight, "threshold": threshold,
-                                       "classical": classical.params})
+    return WrinkleMap(response=score, mask=(score >= threshold) & roi, ipd_px=float(ipd_px), detector="cnn+classical",
+                      params={**(params or {}), "cnn_weight": cnn_weight, "threshold": threshold,
+                              "classical": response_params()})

@@ -299,9 +299,14 @@ def detect_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray | None = Non
     if keep.any():
         keep &= _two_sided_contrast(rgb, labels, keep, ipd) > _MIN_VALLEY
     params = {"threshold": threshold, "low_threshold": low_threshold, "min_length": min_length,
-              "min_elongation": min_elongation, "scales": list(SCALES_REL_IPD), "contrast_scale": CONTRAST_REL_IPD,
-              "line_sigma": LINE_SIGMA, "orientations": N_ORIENTATIONS, "min_valley": _MIN_VALLEY}
+              "min_elongation": min_elongation, **response_params(), "min_valley": _MIN_VALLEY}
     return WrinkleMap(response=response, mask=keep[labels], ipd_px=ipd, params=params)
+
+
+def response_params() -> dict:
+    """The filter settings of :func:`wrinkle_response` with its defaults, for provenance."""
+    return {"scales": list(SCALES_REL_IPD), "contrast_scale": CONTRAST_REL_IPD, "line_sigma": LINE_SIGMA,
+            "orientations": N_ORIENTATIONS}
 
 
 def _two_sided_contrast(rgb: np.ndarray, labels: np.ndarray, keep: np.ndarray, ipd: float) -> np.ndarray:

@@ -180,6 +180,23 @@ def test_skin_pixels_keep_wrinkles(tone):
     assert skin_pixels(out, m["cheeks"])[lines].mean() > 0.97
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_skin_pixels_within_a_mask_equals_the_full_frame_result_inside_it(seed):
+    """``within`` only saves work: inside it the answer is the full frame's, outside it False (with or without lab)."""
+    rgb, m = fake_face(LIGHT if seed % 2 else DARK)
+    rng = np.random.default_rng(seed)
+    within = np.zeros(rgb.shape[:2], bool)
+    y0, x0 = rng.integers(0, rgb.shape[0] // 2), rng.integers(0, rgb.shape[1] // 2)
+    within[y0:y0 + rng.integers(5, rgb.shape[0] // 2), x0:x0 + rng.integers(5, rgb.shape[1] // 2)] = True
+    within &= rng.uniform(size=within.shape) < 0.8  # ragged, not just a box
+    full = skin_pixels(rgb, m["cheeks"])
+    for lab in (None, srgb_to_lab(rgb)):
+        got = skin_pixels(rgb, m["cheeks"], lab=lab, within=within)
+        np.testing.assert_array_equal(got, full & within)
+    with pytest.raises(ValueError, match="within must be a bool array"):
+        skin_pixels(rgb, m["cheeks"], within=within[1:])
+
+
 def test_skin_pixels_validates_the_seed():
     rgb, m = fake_face(LIGHT)
     with pytest.raises(ValueError, match="seed_mask has 0 unsaturated pixels"):

@@ -454,4 +454,22 @@ def test_inference_preparation_folds_batch_norm_without_changing_the_function():
         got = prepared(x.contiguous(memory_format=torch.channels_last))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in prepared.modules())
     assert prepared.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(block[0]._halves is not None for block in prepared.decoder)  # split at the skip concatenation
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_split_skip_convolution_equals_the_concatenated_one():
+    """conv(cat(up, skip)) == conv_up(up) + conv_skip(skip), in eval mode only; training keeps the concatenation."""
+    from outcomes.features.wrinkle_cnn import _SkipConv
+
+    torch.manual_seed(5)
+    conv = _SkipConv(8 + 4, 6, 3, padding=1, bias=True).eval()
+    up, skip = torch.randn(2, 8, 10, 14), torch.randn(2, 4, 10, 14)
+    with torch.no_grad():
+        expected = torch.nn.functional.conv2d(torch.cat([up, skip], 1), conv.weight, conv.bias, padding=1)
+        torch.testing.assert_close(conv(up, skip), expected)  # not split yet
+        conv.split_weights(up_channels=8)
+        torch.testing.assert_close(conv(up, skip), expected, atol=1e-5, rtol=1e-5)
+        conv.train()
+        assert torch.equal(conv(up, skip), expected)  # training: the concatenation, gradients to one weight
+    assert set(conv.state_dict()) == {"weight", "bias"}  # the same keys as a plain Conv2d

@@ -13,20 +13,19 @@ from outcomes.config import WrinkleConfig, config_from_mapping
 from outcomes.errors import ConfigError, ModelError
 from outcomes.features.wrinkle_cnn import WrinkleCNN, WrinkleUNet, save_wrinkle_weights
 from outcomes.features.wrinkle_fusion import find_wrinkles, fuse, load_configured_cnn, resolve_weights
-from outcomes.features.wrinkles import WrinkleMap
+from outcomes.features.wrinkles import response_params
 
 SHAPE = (40, 50)
 
 
 def maps(seed: int = 0):
-    """A random CNN probability, a classical map and a roi of SHAPE."""
+    """A random CNN probability, a classical response and a roi of SHAPE."""
     rng = np.random.default_rng(seed)
     prob = rng.uniform(0, 1, SHAPE).astype(np.float32)
     response = rng.uniform(0, 1, SHAPE).astype(np.float32)
     roi = np.zeros(SHAPE, bool)
     roi[5:35, 8:44] = True
-    classical = WrinkleMap(response=response, mask=response >= 0.45, ipd_px=200.0, params={"threshold": 0.45})
-    return prob, classical, roi
+    return prob, response, roi
 
 
 def tiny_cnn(seed: int = 0) -> WrinkleCNN:
@@ -50,7 +49,7 @@ def skin_with_line(shape=(96, 120)) -> np.ndarray:
 def test_cnn_weight_one_is_the_cnn_alone(threshold):
     """cnn_weight 1: mask is probability >= threshold inside the roi."""
     prob, classical, roi = maps()
-    out = fuse(prob, classical, roi, cnn_weight=1.0, threshold=threshold)
+    out = fuse(prob, classical, roi, ipd_px=200.0, cnn_weight=1.0, threshold=threshold)
     np.testing.assert_array_equal(out.mask, (prob >= threshold) & roi)
     np.testing.assert_array_equal(out.response, np.where(roi, prob, 0))
     assert out.response.dtype == np.float32
@@ -60,36 +59,36 @@ def test_cnn_weight_one_is_the_cnn_alone(threshold):
 def test_cnn_weight_zero_is_the_classical_response(threshold):
     """cnn_weight 0: mask is classical response >= threshold inside the roi (the probability is ignored)."""
     prob, classical, roi = maps()
-    out = fuse(prob, classical, roi, cnn_weight=0.0, threshold=threshold)
-    np.testing.assert_array_equal(out.mask, (classical.response >= threshold) & roi)
-    np.testing.assert_array_equal(fuse(1 - prob, classical, roi, cnn_weight=0.0, threshold=threshold).mask, out.mask)
+    out = fuse(prob, classical, roi, ipd_px=200.0, cnn_weight=0.0, threshold=threshold)
+    np.testing.assert_array_equal(out.mask, (classical >= threshold) & roi)
+    np.testing.assert_array_equal(
+        fuse(1 - prob, classical, roi, ipd_px=200.0, cnn_weight=0.0, threshold=threshold).mask, out.mask)
 
 
 def test_fused_score_is_the_weighted_mean():
     """The response is w p + (1 - w) r inside the roi and 0 outside; the mask never leaves the roi."""
     prob, classical, roi = maps(1)
-    out = fuse(prob, classical, roi, cnn_weight=0.7, threshold=0.5)
-    expected = 0.7 * prob + 0.3 * classical.response
+    out = fuse(prob, classical, roi, ipd_px=200.0, cnn_weight=0.7, threshold=0.5)
+    expected = 0.7 * prob + 0.3 * classical
     np.testing.assert_allclose(out.response[roi], expected[roi], atol=1e-6)
     assert np.all(out.response[~roi] == 0) and not out.mask[~roi].any()
     np.testing.assert_array_equal(out.mask, out.response >= 0.5)
-    assert out.ipd_px == classical.ipd_px
+    assert out.ipd_px == 200.0
 
 
 @pytest.mark.parametrize("weight", [0.3, 0.5, 0.7])
 def test_more_cnn_probability_never_removes_a_pixel(weight):
     """Raising the probability anywhere keeps every detected pixel (the fusion is monotone)."""
     prob, classical, roi = maps(2)
-    base = fuse(prob, classical, roi, cnn_weight=weight, threshold=0.5)
+    base = fuse(prob, classical, roi, ipd_px=200.0, cnn_weight=weight, threshold=0.5)
     rng = np.random.default_rng(3)
     higher = np.minimum(prob + rng.uniform(0, 0.5, SHAPE).astype(np.float32), 1.0)
-    raised = fuse(higher, classical, roi, cnn_weight=weight, threshold=0.5)
+    raised = fuse(higher, classical, roi, ipd_px=200.0, cnn_weight=weight, threshold=0.5)
     assert np.all(raised.mask[base.mask])
     assert raised.mask.sum() > base.mask.sum()
     # and raising the classical response does the same
-    stronger = dict(response=np.minimum(classical.response + 0.3, 1.0).astype(np.float32), mask=classical.mask,
-                    ipd_px=200.0)
-    raised_c = fuse(prob, WrinkleMap(**stronger), roi, cnn_weight=weight, threshold=0.5)
+    stronger = np.minimum(classical + 0.3, 1.0).astype(np.float32)
+    raised_c = fuse(prob, stronger, roi, ipd_px=200.0, cnn_weight=weight, threshold=0.5)
     assert np.all(raised_c.mask[base.mask]) and raised_c.mask.sum() > base.mask.sum()
 
 
@@ -97,26 +96,25 @@ def test_fuse_rejects_shape_mismatch_and_bad_weight():
     """Probability, classical response and roi must share a shape; the weight is in [0, 1]."""
     prob, classical, roi = maps()
     with pytest.raises(ValueError, match="same shape"):
-        fuse(prob[:-1], classical, roi, cnn_weight=0.5, threshold=0.5)
+        fuse(prob[:-1], classical, roi, ipd_px=200.0, cnn_weight=0.5, threshold=0.5)
     with pytest.raises(ValueError, match="same shape"):
-        fuse(prob, classical, roi[:, :-1], cnn_weight=0.5, threshold=0.5)
-    short = WrinkleMap(response=classical.response[1:], mask=classical.mask[1:], ipd_px=200.0)
+        fuse(prob, classical, roi[:, :-1], ipd_px=200.0, cnn_weight=0.5, threshold=0.5)
     with pytest.raises(ValueError, match="same shape"):
-        fuse(prob, short, roi, cnn_weight=0.5, threshold=0.5)
+        fuse(prob, classical[1:], roi, ipd_px=200.0, cnn_weight=0.5, threshold=0.5)
     for w in (-0.1, 1.1):
         with pytest.raises(ValueError, match="cnn_weight"):
-            fuse(prob, classical, roi, cnn_weight=w, threshold=0.5)
+            fuse(prob, classical, roi, ipd_px=200.0, cnn_weight=w, threshold=0.5)
 
 
 def test_fused_map_names_its_detector_and_settings():
     """detector is "cnn+classical"; params record the weight, threshold, caller's params and classical params."""
     prob, classical, roi = maps()
-    out = fuse(prob, classical, roi, cnn_weight=0.6, threshold=0.4, params={"model_sha256": "f" * 64})
+    out = fuse(prob, classical, roi, ipd_px=200.0, cnn_weight=0.6, threshold=0.4, params={"model_sha256": "f" * 64})
     assert out.detector == "cnn+classical"
     assert out.params["cnn_weight"] == 0.6 and out.params["threshold"] == 0.4
     assert out.params["model_sha256"] == "f" * 64
-    assert out.params["classical"] == {"threshold": 0.45}
-    assert classical.detector == "classical" and classical.response is not out.response  # input left alone
+    assert out.params["classical"] == response_params()
+    assert classical is not out.response  # input left alone
 
 
 # --------------------------------------------------------------------------- find_wrinkles

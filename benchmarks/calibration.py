@@ -113,7 +113,7 @@ def main() -> None:
               f"κ lin {ceiling.mean_kappa_linear:.3f}; true grade vs ratings κ quad "
               f"{oracle.ratings.kappa_quadratic:.3f} (a perfect measurement)")
         print(f"  {'scorer':<24}{'held-out κq ratings':>22}{'κq consensus':>14}{'κ lin':>8}{'exact':>8}"
-              f"{'CV κq (calib. set)':>20}{'≥ default':>11}")
+              f"{'CV κq (calib. set)':>20}{'≥ default (worst)':>19}")
         rows: dict[str, list] = {}
         kept_default: dict[str, int] = {}
         for s in range(args.splits):
@@ -140,10 +140,12 @@ def main() -> None:
             cv = [c.calibrated.ratings.kappa_quadratic for _, c in results if c is not None]
             cv_text = f"{np.mean(cv):.3f}" if cv else "-"
             base = [a.ratings.kappa_quadratic for a, _ in rows["default"]]
-            wins = f"{sum(k >= b - 1e-12 for k, b in zip(kq, base))}/{len(kq)}" if label.startswith("calib") else ""
+            worst = min(k - b for k, b in zip(kq, base))
+            wins = (f"{sum(k >= b - 1e-12 for k, b in zip(kq, base))}/{len(kq)}"
+                    + (f" ({worst:+.3f})" if worst < -1e-12 else "")) if label.startswith("calib") else ""
             kept = kept_default.get(label.removeprefix("calibrated, "))
             print(f"  {label:<24}{np.mean(kq):>11.3f} (min {min(kq):.3f}){np.mean(kc):>10.3f}{np.mean(kl):>12.3f}"
-                  f"{np.mean(ex):>8.3f}{cv_text:>14}{wins:>11}" + (f"   default kept {kept}x" if kept else ""))
+                  f"{np.mean(ex):>8.3f}{cv_text:>14}{wins:>19}" + (f"   default kept {kept}x" if kept else ""))
     print(f"\n{args.splits} splits: two thirds of the subjects of each ethnicity calibrate, one third is held out; "
           "means over splits")
 

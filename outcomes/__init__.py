@@ -35,6 +35,8 @@ _EXPORTS = {
     "ModelError": "outcomes.errors",
     "TrainingDataError": "outcomes.errors",
     "assess_pair": "outcomes.pipeline",
+    "analyse_face": "outcomes.face_analysis",
+    "FaceAnalysis": "outcomes.face_analysis",
     "load_wrinkle_cnn": "outcomes.features.wrinkle_cnn",
     "wrinkle_probability": "outcomes.features.wrinkle_cnn",
     "find_wrinkles": "outcomes.features.wrinkle_fusion",

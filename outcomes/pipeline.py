@@ -1,4 +1,7 @@
-"""The one place that composes the stages: photo → landmarks → aligned pair.
+"""The one place that composes the stages.
+
+photo → landmarks → aligned pair; baseline analysis (``outcomes.face_analysis``) +
+aligned follow-up → regions → features → assessment.
 
 Models are loaded once with :func:`load_models` and passed to every call, so a
 batch job or a web service pays for them once per process.
@@ -16,7 +19,9 @@ import numpy as np
 
 from outcomes import __version__
 from outcomes.align import register, sampling_maps, warp_to_before
+from outcomes._timing import StageClock
 from outcomes.config import Config
+from outcomes.face_analysis import FaceAnalysis, analyse_face, face_roi, restrict_wrinkles
 from outcomes.io import read_photo
 from outcomes.landmarks import FaceLandmarker
 from outcomes.types import AlignedPair, Landmarks, Photo
@@ -104,11 +109,18 @@ def align_photos(
         From reading either photo or finding its face.
     """
     config = config or Config()
-    times: dict[str, float] = {}
     start = time.perf_counter()
     before_photo, before_lm = locate_face(before, models, config)
+    return _align_onto(before_photo, before_lm, after, models, config, (time.perf_counter() - start) * 1e3)
+
+
+def _align_onto(before_photo: Photo, before_lm: Landmarks, after: str | Path | Photo, models: Models, config: Config,
+                before_ms: float) -> AlignedPair:
+    """Align AFTER onto an already located BEFORE (``before_ms``: what locating it took)."""
+    times: dict[str, float] = {}
+    start = time.perf_counter()
     after_photo, after_lm = locate_face(after, models, config)
-    times["read_and_landmarks_ms"] = (time.perf_counter() - start) * 1e3
+    times["read_and_landmarks_ms"] = before_ms + (time.perf_counter() - start) * 1e3
     registration = register(before_photo.pixels, before_lm, after_photo.pixels, after_lm, config.alignment)
     start = time.perf_counter()
     size = (before_photo.width, before_photo.height)
@@ -149,48 +161,19 @@ def provenance(config: Config, *photos: Photo) -> dict:
     }
 
 
-def _face_masks(before_lm: Landmarks, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
-    """(face oval, background ring around the head, cheek seed, face) in BEFORE's frame.
-
-    ``face`` is the oval plus every region's outline (the forehead reaches above the
-    oval): the only pixels whose skin/not-skin status is ever used.
-    """
-    import cv2
-
-    from outcomes.landmarks import FACE_OVAL
-    from outcomes.regions import region_masks
-
-    oval = np.zeros(shape, np.uint8)
-    cv2.fillPoly(oval, [np.round(before_lm.points[list(FACE_OVAL)]).astype(np.int32)], 1)
-    ipd = before_lm.inter_pupil_distance
-    # Distances from the face on the box the ring can reach only: a shortest path to the
-    # face never leaves the box around both ends, so the values are the full frame's (to
-    # float rounding, ~1e-5 px) at a fraction of the cost.
-    ys, xs = np.nonzero(oval)
-    reach = int(np.ceil(1.2 * ipd)) + 2
-    y0, x0 = max(ys.min() - reach, 0), max(xs.min() - reach, 0)
-    y1, x1 = min(ys.max() + reach + 1, shape[0]), min(xs.max() + reach + 1, shape[1])
-    distance = cv2.distanceTransform(1 - oval[y0:y1, x0:x1], cv2.DIST_L2, 3)
-    ring = np.zeros(shape, bool)
-    ring[y0:y1, x0:x1] = (distance > 0.6 * ipd) & (distance < 1.2 * ipd)
-    plain = region_masks(before_lm, shape).masks
-    seed = np.zeros(shape, bool)
-    for name in ("cheek_right", "cheek_left"):
-        if name in plain:
-            seed |= plain[name]
-    oval = oval.astype(bool)
-    return oval, ring, seed, _roi(oval, plain)
-
-
 def assess_pair(
-    before: str | Path | Photo, after: str | Path | Photo, models: Models,
+    before: str | Path | Photo | FaceAnalysis, after: str | Path | Photo, models: Models,
     config: Config | None = None, fitzpatrick: str | None = None,
 ) -> Assessment:
     """Align a pair and measure what changed: wrinkles, laxity, skin tone, PIH, GAIS.
 
     Parameters
     ----------
-    before, after : path or Photo
+    before : path, Photo or FaceAnalysis
+        The baseline; an :func:`~outcomes.face_analysis.analyse_face` result (made with the
+        same models and configuration) is reused as it is, so that several follow-ups
+        of one baseline pay for its analysis once. The result is the same either way.
+    after : path or Photo
     models : Models
         From :func:`load_models`.
     config : Config, optional
@@ -202,55 +185,57 @@ def assess_pair(
     InputImageError, NoFaceError
         Unreadable photo or no face. A pair that is readable but not
         comparable (pose, lighting) is returned with ``usable=False``.
+    ValueError
+        ``before`` was analysed with another configuration than ``config``.
     """
     from outcomes.assessment import Assessment, RegionChange
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
-    from outcomes.illumination import normalise_illumination
     from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
     from outcomes.features.pigment import check_pih
-    from outcomes.features.wrinkle_fusion import find_wrinkles
     from outcomes.features.wrinkles import region_wrinkle_features
+    from outcomes.illumination import normalise_illumination
     from outcomes.regions import region_masks
     from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
 
     config = config or Config()
-    times: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = StageClock()
+    times, lap = clock.times, clock.lap
 
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        times[name] = (now - clock) * 1e3
-        clock = now
-
-    pair = align_photos(before, after, models, config)
+    if isinstance(before, FaceAnalysis):
+        if before.config_sha256 != config.sha256():
+            raise ValueError(f"the baseline {before.photo.source} was analysed with another configuration "
+                             f"(sha256 {before.config_sha256[:12]}…, this one {config.sha256()[:12]}…)")
+        base = before
+    else:
+        base = analyse_face(before, models, config)
+        times.update({f"baseline.{k}": v for k, v in base.stage_ms.items()})
+        lap("baseline_ms")
+    pair = _align_onto(base.photo, base.landmarks, after, models, config, 0.0)
     times.update({f"align.{k}": v for k, v in pair.registration.stage_ms.items()})
     lap("align_ms")
-    b_lm, b_rgb = pair.before_landmarks, pair.before.pixels
-    shape = b_rgb.shape[:2]
-    ipd = b_lm.inter_pupil_distance
-    oval, ring, seed, face = _face_masks(b_lm, shape)
+    b_lm, b_rgb, lab_b, masks = base.landmarks, base.photo.pixels, base.lab, base.masks
+    shape, ipd = b_rgb.shape[:2], b_lm.inter_pupil_distance
     valid = pair.valid
-    lab_b = srgb_to_lab(b_rgb)
-    skin_b = skin_pixels(b_rgb, seed, lab=lab_b, within=face)
-    skin_a_raw = skin_pixels(pair.after_in_before, seed & valid, within=face)
-    face_skin = oval & skin_b & skin_a_raw
+    skin_a_raw = skin_pixels(pair.after_in_before, masks.seed & valid, within=masks.face)
+    face_skin = masks.oval & base.skin & skin_a_raw
     ill = config.illumination
     after_rgb, fit = normalise_illumination(
-        b_rgb, pair.after_in_before, face_skin | ring, valid, face_mask=face_skin,
+        b_rgb, pair.after_in_before, face_skin | masks.ring, valid, face_mask=face_skin,
         max_exposure_stops=ill.max_exposure_stops, max_tone_change=ill.max_tone_change,
         max_white_balance=ill.max_white_balance, max_nonuniformity=ill.max_nonuniformity,
     )
     lab_a = srgb_to_lab(after_rgb)
-    skin_a = skin_pixels(after_rgb, seed & valid, lab=lab_a, within=face)
+    skin_a = skin_pixels(after_rgb, masks.seed & valid, lab=lab_a, within=masks.face)
     lap("colour_ms")
-    regions = region_masks(b_lm, shape, skin_b & skin_a & valid, config.regions.min_skin_fraction)
+    regions = region_masks(b_lm, shape, base.skin & skin_a & valid, config.regions.min_skin_fraction)
     lap("regions_ms")
-    roi = _roi(oval, regions.masks)
-    map_b = find_wrinkles(b_rgb, ipd, roi, models.wrinkle_cnn, config.wrinkles)
-    map_a = _after_wrinkles_in_before_frame(pair, fit, roi, models, config)
+    # Both maps are detected on the whole face (BEFORE's, and the same area of AFTER) and
+    # measured on the skin both photos show.
+    roi = face_roi(masks.oval, regions.masks)
+    map_b = restrict_wrinkles(base.wrinkles, roi)
+    map_a = restrict_wrinkles(_after_wrinkles_in_before_frame(pair, fit, masks.face, models, config), roi)
     lap("wrinkles_ms")
-    lax_b = laxity_features(b_lm, lab_b[..., 0])
+    lax_b = base.laxity
     lax_a = laxity_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm)
     lap("laxity_ms")
     changes: dict[str, RegionChange] = {}
@@ -316,15 +301,7 @@ def assess_pair(
     )
 
 
-def _roi(oval: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
-    """The face oval and every region (the forehead reaches above the oval)."""
-    roi = oval.copy()
-    for m in masks.values():
-        roi |= m
-    return roi
-
-
-def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi: np.ndarray, models: Models,
+def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, face: np.ndarray, models: Models,
                                    config: Config) -> WrinkleMap:
     """Detect wrinkles on AFTER in its own frame, then carry the map into BEFORE's.
 
@@ -332,7 +309,7 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi
     with an original one: interpolation softens fine creases and biases the
     change towards "improved". The response map is smooth, so warping it
     costs little. The detector sees the same face area in both photos
-    (BEFORE's region of interest mapped into AFTER).
+    (BEFORE's ``face`` mask mapped into AFTER).
     """
     import cv2
 
@@ -340,11 +317,11 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, roi
     from outcomes.illumination import apply_illumination
 
     after = pair.after.pixels
-    roi_after = cv2.warpPerspective(
-        roi.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
+    face_after = cv2.warpPerspective(
+        face.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
     ).astype(bool)
-    native = find_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, roi_after,
+    native = find_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, face_after,
                            models.wrinkle_cnn, config.wrinkles)
     size = (pair.before.width, pair.before.height)
     # Response and mask in one resampling (two channels), on the maps of the photo's warp.
@@ -382,20 +359,14 @@ class PhotoWrinkles:
 
 def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = None) -> PhotoWrinkles:
     """Landmarks, skin-only regions and wrinkle features of one photo."""
-    from outcomes.color import skin_pixels, srgb_to_lab
-    from outcomes.features.wrinkle_fusion import find_wrinkles
     from outcomes.features.wrinkles import region_wrinkle_features
     from outcomes.regions import region_masks
 
     config = config or Config()
-    lm = models.landmarker.detect(photo)
-    shape = photo.pixels.shape[:2]
-    oval, _, seed, face = _face_masks(lm, shape)
-    lab = srgb_to_lab(photo.pixels)
-    regions = region_masks(lm, shape, skin_pixels(photo.pixels, seed, lab=lab, within=face),
-                           config.regions.min_skin_fraction)
-    wmap = find_wrinkles(photo.pixels, lm.inter_pupil_distance, _roi(oval, regions.masks), models.wrinkle_cnn,
-                         config.wrinkles)
+    face = analyse_face(photo, models, config)
+    regions = region_masks(face.landmarks, photo.pixels.shape[:2], face.skin, config.regions.min_skin_fraction)
+    wmap = restrict_wrinkles(face.wrinkles, face_roi(face.masks.oval, regions.masks))
+    lab = face.lab
     features = {}
     for name, mask in regions.masks.items():
         f = region_wrinkle_features(wmap, lab, mask, regions.mm_per_px)

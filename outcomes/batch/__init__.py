@@ -21,6 +21,8 @@ _EXPORTS = {
     "PairTask": "outcomes.batch.jobs",
     "PairOutcome": "outcomes.batch.jobs",
     "assess_task": "outcomes.batch.jobs",
+    "assess_group": "outcomes.batch.jobs",
+    "group_by_baseline": "outcomes.batch.jobs",
     "summarise": "outcomes.batch.stats",
     "wilson": "outcomes.batch.stats",
     "paired_change": "outcomes.batch.stats",

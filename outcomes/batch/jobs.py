@@ -1,9 +1,11 @@
-"""One unit of batch work: a planned pair in, its per-pair record (and thumbnail) out.
+"""Units of batch work: planned pairs in, per-pair records (and thumbnails) out.
 
-:func:`assess_task` is what every executor runs, in whichever process: the
-same function with the same models gives the same record, so the local pool
-and Ray agree. A pair that cannot be assessed becomes an error record; it
-never stops the job.
+Executors run :func:`assess_group` on the follow-ups of one baseline photo
+(:func:`group_by_baseline`), which analyses the baseline once and gives each pair
+the record :func:`assess_task` alone would: the same function with the same
+models gives the same record in whichever process, so the local pool and Ray
+agree. A pair that cannot be assessed becomes an error record; it never stops
+the job.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +23,7 @@ from outcomes.errors import OutcomesError
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
     from outcomes.config import Config
+    from outcomes.face_analysis import FaceAnalysis
     from outcomes.manifest import PlannedPair
     from outcomes.pipeline import Models
 
@@ -103,19 +107,62 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def assess_task(task: PairTask, models: Models, config: Config) -> PairOutcome:
+def group_by_baseline(tasks: Sequence[PairTask]) -> list[list[PairTask]]:
+    """The tasks grouped by baseline photo (a subject's follow-ups of one view), in first-seen order.
+
+    A group is one unit of work, so that its baseline is analysed once.
+    """
+    groups: dict[tuple[str, str | None], list[PairTask]] = {}
+    for task in tasks:
+        groups.setdefault((task.before, task.before_sha256), []).append(task)
+    return list(groups.values())
+
+
+def assess_group(tasks: Sequence[PairTask], models: Models, config: Config) -> Iterator[PairOutcome]:
+    """Assess the follow-ups of one baseline photo, analysing the baseline once.
+
+    Every pair gets the record :func:`assess_task` alone would give it. A baseline
+    that cannot be analysed makes an error record for each of its pairs. The
+    baseline's analysis time is counted in the first pair's ``seconds``.
+    """
+    from outcomes.face_analysis import analyse_face
+
+    if len({(t.before, t.before_sha256) for t in tasks}) > 1:
+        raise ValueError("assess_group: the tasks have different baseline photos")
+    start = time.perf_counter()
+    baseline, failure = None, None
+    try:
+        baseline = analyse_face(tasks[0].before, models, config)
+    except OutcomesError as exc:
+        failure = (str(exc), None)
+    except Exception as exc:  # noqa: BLE001 - recorded with its traceback for each pair, the job goes on
+        failure = (f"unexpected {type(exc).__name__}: {exc}", traceback.format_exc())
+    extra = time.perf_counter() - start
+    for task in tasks:
+        if failure is None:
+            yield assess_task(task, models, config, baseline=baseline, extra_seconds=extra)
+        else:
+            yield _outcome(task, {"schema_version": "1"}, None, *failure, seconds=extra)
+        extra = 0.0
+
+
+def assess_task(task: PairTask, models: Models, config: Config, *, baseline: FaceAnalysis | None = None,
+                extra_seconds: float = 0.0) -> PairOutcome:
     """Assess one pair; any failure becomes an error record instead of an exception.
 
     Expected problems (unreadable photo, no face) keep their one-line message;
     an unexpected exception is recorded with its type and traceback, so that
-    one bad pair does not cost the rest of a long job.
+    one bad pair does not cost the rest of a long job. ``baseline``: the task's
+    baseline photo already analysed (same models and configuration), reused as it is;
+    ``extra_seconds`` is added to the recorded time (what analysing it took).
     """
     from outcomes.pipeline import assess_pair
 
     start = time.perf_counter()
     thumbnail = None
     try:
-        assessment = assess_pair(task.before, task.after, models, config, fitzpatrick=task.fitzpatrick)
+        assessment = assess_pair(task.before if baseline is None else baseline, task.after, models, config,
+                                 fitzpatrick=task.fitzpatrick)
         record = assessment.to_dict()
         error, trace = None, None
         thumbnail = thumbnail_jpeg(assessment)
@@ -124,8 +171,12 @@ def assess_task(task: PairTask, models: Models, config: Config) -> PairOutcome:
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the job goes on
         record, error, trace = {"schema_version": "1"}, f"unexpected {type(exc).__name__}: {exc}", \
             traceback.format_exc()
-    batch = {**task.batch_fields(), "error": error, "seconds": round(time.perf_counter() - start, 3),
-             "worker": worker_name()}
+    return _outcome(task, record, thumbnail, error, trace, seconds=time.perf_counter() - start + extra_seconds)
+
+
+def _outcome(task: PairTask, record: dict, thumbnail: bytes | None, error: str | None, trace: str | None, *,
+             seconds: float) -> PairOutcome:
+    batch = {**task.batch_fields(), "error": error, "seconds": round(seconds, 3), "worker": worker_name()}
     if trace:
         batch["traceback"] = trace
     record["batch"] = batch

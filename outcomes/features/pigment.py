@@ -7,6 +7,9 @@ PIH is a NEW or increased dark spot: at the follow-up, a patch of skin is
 darker than its own surroundings by more than it was at baseline. Comparing
 each photo with its own surroundings (local contrast) rather than the raw
 ΔL* makes the check insensitive to a residual global lighting difference.
+A spot counts as new only where the follow-up is darker than the darkest
+baseline skin within a small distance, so that structure that merely moved
+(hair at the hairline, residual misregistration) is not taken for pigment.
 Thresholds are relative: a ΔL* of −4 is a 10 % darkening on skin of L* 40 but
 6 % on skin of L* 70, so the contrast threshold is a fraction of the local
 L*, with an absolute floor at the just-noticeable ΔE (2.3). A patch whose
@@ -39,6 +42,11 @@ class PigmentThresholds:
     # Smoothing before differencing (suppresses residual misregistration and
     # thin wrinkle lines), IPD units.
     smoothing_ipd: float = 0.008
+    # A spot is new only if the follow-up is darker than the darkest baseline skin
+    # within this distance, IPD units: structure that moved by less (hair strands at
+    # the hairline, residual misregistration) is not new pigment. About the
+    # alignment's p90 error at the face's edges; far below a macule's size.
+    shift_tolerance_ipd: float = 0.02
     # Severity bands by affected fraction of the scored skin.
     moderate_area: float = 0.01
     severe_area: float = 0.04
@@ -149,17 +157,30 @@ def check_pih(
         small = cv2.resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
         return cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma_b / factor), (w, h), interpolation=cv2.INTER_LINEAR)
 
-    weight = np.maximum(blur_wide(sk), 1e-3)
+    grown = None
+    if exclude is not None:
+        radius = max(1, round(t.smoothing_ipd * ipd_px * 2))
+        grown = cv2.dilate(exclude[crop].astype(np.uint8),
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0
+    # The surround is plain skin: without wrinkle lines (of either photo), lines that
+    # fade between visits would brighten the follow-up's surround and make the skin
+    # between them look newly darker.
+    reference = sk if grown is None else sk * ~grown
+    weight = np.maximum(blur_wide(reference), 1e-3)
 
     def surround(channel: np.ndarray) -> np.ndarray:
-        # Normalised convolution over skin only, so hair or eyes nearby do not
-        # darken the reference.
-        return blur_wide(channel * sk) / weight
+        # Normalised convolution over plain skin only, so hair, eyes or wrinkle
+        # lines nearby do not darken the reference.
+        return blur_wide(channel * reference) / weight
 
     before, after = smoothed(lab_before), smoothed(lab_after)
     l_ref = surround(before[..., 0])
     contrast_before = before[..., 0] - l_ref
     contrast_after = after[..., 0] - surround(after[..., 0])
+    shift = max(0, round(t.shift_tolerance_ipd * ipd_px))
+    if shift:
+        # Grey erosion = the darkest baseline contrast within ``shift`` px.
+        contrast_before = cv2.erode(contrast_before, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * shift + 1,) * 2))
     new_dark = contrast_after - contrast_before  # negative where a spot appeared
     delta = after - before
     delta_e = np.linalg.norm(delta, axis=2)
@@ -168,11 +189,8 @@ def check_pih(
     reddish = delta[..., 1] > t.erythema_a_over_l * np.abs(delta[..., 0])
     pigment_like = (delta[..., 2] >= t.min_delta_b) & ~reddish
     candidates = darker & perceptible & (sk > 0)
-    if exclude is not None:
-        radius = max(1, round(t.smoothing_ipd * ipd_px * 2))
-        grown = cv2.dilate(exclude[crop].astype(np.uint8),
-                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-        candidates &= grown == 0
+    if grown is not None:
+        candidates &= ~grown
     spots_crop = _keep_spots(candidates & pigment_like, t.min_spot_diameter_ipd * ipd_px, delta, t.erythema_a_over_l)
     erythema_crop = (delta[..., 1] >= t.min_delta_e) & reddish & (sk > 0)
     spots = np.zeros_like(skin)

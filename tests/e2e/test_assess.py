@@ -119,3 +119,63 @@ def test_wrinkle_cli_mask(tmp_path):
     d = json.loads(js.read_text())
     assert d["detector"]["name"] == "classical" and len(d["regions"]) >= 10
     assert all(set(v) >= {"area_fraction", "length_per_cm2", "depth", "severity"} for v in d["regions"].values())
+
+
+@pytest.mark.parametrize("config_file", ["default.yaml", "fused.yaml"])
+def test_a_reused_baseline_analysis_gives_the_same_assessment(config_file, models):
+    """A batch job analyses each baseline once for all its follow-ups: that must change nothing."""
+    from outcomes.config import load_config
+    from outcomes.face_analysis import analyse_face
+    from outcomes.pipeline import load_models
+
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / config_file)
+    loaded = models if config.wrinkles.detector == "classical" else load_models(config)
+    before = SAMPLES / "S01_baseline.jpg"
+    baseline = analyse_face(before, loaded, config)
+    for after in (SAMPLES / "S01_day90.jpg", SAMPLES / "S02_day90.jpg"):
+        direct, reused = assess_pair(before, after, loaded, config), assess_pair(baseline, after, loaded, config)
+        a, b = direct.to_dict(), reused.to_dict()
+        assert "baseline_ms" in a.pop("stage_ms") and "baseline_ms" not in b.pop("stage_ms")
+        assert a == b
+        assert np.array_equal(direct.wrinkle_mask_before, reused.wrinkle_mask_before)
+        assert np.array_equal(direct.wrinkle_mask_after, reused.wrinkle_mask_after)
+
+
+def test_a_baseline_analysed_with_another_configuration_is_refused(models):
+    from outcomes.config import load_config
+    from outcomes.face_analysis import analyse_face
+
+    baseline = analyse_face(SAMPLES / "S01_baseline.jpg", models)
+    fused = load_config(Path(__file__).resolve().parents[2] / "configs" / "fused.yaml")
+    with pytest.raises(ValueError, match="S01_baseline.jpg was analysed with another configuration"):
+        assess_pair(baseline, SAMPLES / "S01_day90.jpg", models, fused)
+
+
+def test_a_baseline_group_gives_each_pair_its_own_record(models, tmp_path):
+    """assess_group (what batch workers run) = assess_task per pair; a faceless baseline fails every pair."""
+    from outcomes.batch.jobs import PairTask, assess_group, assess_task, group_by_baseline
+    from outcomes.config import Config
+    from outcomes.io import write_png
+
+    def task(before: Path, after: Path, visit: str) -> PairTask:
+        return PairTask("S01", visit, "frontal", "baseline", None, None, 2, str(before), str(after), before.name,
+                        after.name, None, None, None)
+
+    grey = tmp_path / "grey.png"
+    write_png(grey, np.full((300, 300, 3), 128, np.uint8))
+    tasks = [task(SAMPLES / "S01_baseline.jpg", SAMPLES / f"{s}_day90.jpg", f"v{s}") for s in ("S01", "S03")]
+    tasks.append(task(grey, SAMPLES / "S01_day90.jpg", "grey"))
+    groups = group_by_baseline(tasks)
+    assert [len(g) for g in groups] == [2, 1]
+    outcomes = [o for g in groups for o in assess_group(g, models, Config())]
+    assert [o.task for o in outcomes] == tasks
+    for outcome, t in zip(outcomes[:2], tasks):
+        alone = assess_task(t, models, Config())
+        got, want = dict(outcome.record), dict(alone.record)
+        for r in (got, want):
+            r.pop("stage_ms")
+            r["batch"] = {k: v for k, v in r["batch"].items() if k not in ("seconds", "worker")}
+        assert got == want and outcome.thumbnail_jpeg == alone.thumbnail_jpeg
+    assert "no face" in outcomes[2].record["batch"]["error"] and "gais" not in outcomes[2].record
+    with pytest.raises(ValueError, match="different baseline"):
+        list(assess_group(tasks, models, Config()))

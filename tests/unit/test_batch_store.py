@@ -150,3 +150,11 @@ def test_written_tables_read_back_typed(tmp_path: Path):
     regions = pd.read_parquet(tmp_path / "regions.parquet")
     assert set(regions["subject_id"]) == {"S1"} and len(regions) == 4 + 5  # cheek: 4 wrinkle features; fold: + laxity
     assert list(regions.columns)[:7] == ["subject_id", "visit", "visit_day", "view", "region", "side", "feature"]
+
+
+def test_pairs_are_grouped_by_baseline_photo_in_manifest_order():
+    from outcomes.batch.jobs import group_by_baseline
+
+    tasks = [_task("S1", "day30"), _task("S2", "day30"), _task("S1", "day90"), _task("S2", "day90", sha="b")]
+    assert group_by_baseline(tasks) == [[tasks[0], tasks[2]], [tasks[1]], [tasks[3]]]
+    assert group_by_baseline([]) == []

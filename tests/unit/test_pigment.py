@@ -66,6 +66,26 @@ def test_a_deeper_wrinkle_line_is_not_a_spot():
     assert not check_pih(before, after, _regions(), IPD).flag
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dark_texture_that_moved_a_little_is_not_pih(seed):
+    """Hair-like dark speckles shifted by 2 px (residual misregistration at a hairline):
+    new dark pixels everywhere along their edges, but nothing darker than the baseline nearby."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    before = _skin(60)
+    speckles = cv2.GaussianBlur(rng.normal(0, 1, (SIZE, SIZE)).astype(np.float32), (0, 0), 2.0)
+    speckles = np.clip(-speckles / speckles.std() - 0.5, 0, None) * 12
+    speckles[:30], speckles[90:], speckles[:, :30], speckles[:, 210:] = 0, 0, 0, 0
+    moved = np.roll(speckles, 2, axis=0)
+    b, a = before.copy(), before.copy()
+    b[..., 0] -= speckles
+    a[..., 0] -= moved
+    assert check_pih(b, a, _regions(), IPD, PigmentThresholds(shift_tolerance_ipd=0.0)).flag  # the test has teeth
+    assert not check_pih(b, a, _regions(), IPD).flag
+    assert check_pih(b, _disc(a, (160, 160), 8, (-9.0, 0.0, 3.0)), _regions(), IPD).flag  # a new macule still is
+
+
 def test_threshold_is_relative_to_the_skin_lightness():
     """ΔL* −3.5 is 5 % on L* 70 (below the 6 % threshold) but 9 % on L* 40 (above)."""
     for l_star, expected in ((70.0, False), (40.0, True)):

@@ -1,0 +1,162 @@
+"""What is measured on one photo on its own, before it is compared with another.
+
+photo → landmarks → face masks, CIELAB, skin, wrinkle map, laxity (``FaceAnalysis``)
+
+None of it depends on the photo it will be compared with, so a baseline
+analysed once serves every follow-up visit of its subject: a batch job
+analyses each baseline once per subject instead of once per pair. The
+wrinkle map covers the whole face (the oval and every region's outline);
+a comparison restricts it to the skin both photos show with
+:func:`restrict_wrinkles`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from outcomes._timing import StageClock
+from outcomes.config import Config
+from outcomes.types import Landmarks, Photo
+
+if TYPE_CHECKING:
+    from outcomes.features.laxity import LaxityValue
+    from outcomes.features.wrinkles import WrinkleMap
+    from outcomes.pipeline import Models
+
+
+@dataclass(frozen=True)
+class FaceMasks:
+    """Masks of one face in its photo's frame, from its landmarks alone (each shape (H, W), bool).
+
+    Attributes
+    ----------
+    oval : the face oval.
+    ring : background ring around the head (0.6–1.2 IPD from the oval), for the lighting fit.
+    seed : both cheeks, where skin colour is learnt.
+    face : the oval plus every region's outline (the forehead reaches above the oval):
+        the only pixels whose skin status or wrinkles are ever used.
+    """
+
+    oval: np.ndarray
+    ring: np.ndarray
+    seed: np.ndarray
+    face: np.ndarray
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """One photo's pair-independent measurements.
+
+    Attributes
+    ----------
+    photo : Photo
+    landmarks : Landmarks
+    lab : ndarray, shape (H, W, 3), float32
+        CIELAB (D65) of the photo.
+    masks : FaceMasks
+    skin : ndarray, shape (H, W), bool
+        Skin-coloured pixels of ``masks.face`` (False elsewhere).
+    wrinkles : WrinkleMap
+        The configured detector's map on ``masks.face``.
+    laxity : dict[str, LaxityValue]
+        Fold and jowl measures in the photo's own frame.
+    config_sha256 : str
+        The configuration the analysis was made with (``Config.sha256``).
+    stage_ms : dict[str, float]
+        Wall time of each step.
+    """
+
+    photo: Photo
+    landmarks: Landmarks
+    lab: np.ndarray
+    masks: FaceMasks
+    skin: np.ndarray
+    wrinkles: WrinkleMap
+    laxity: dict[str, LaxityValue]
+    config_sha256: str
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+def analyse_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> FaceAnalysis:
+    """Read a photo (unless given one), place its landmarks and measure it on its own.
+
+    Raises
+    ------
+    InputImageError, NoFaceError
+        Unreadable photo or no face.
+    """
+    from outcomes.color import skin_pixels, srgb_to_lab
+    from outcomes.features.laxity import laxity_features
+    from outcomes.features.wrinkle_fusion import find_wrinkles
+    from outcomes.io import read_photo
+
+    config = config or Config()
+    clock = StageClock()
+    times, lap = clock.times, clock.lap
+
+    photo = source if isinstance(source, Photo) else read_photo(source, config.input)
+    landmarks = models.landmarker.detect(photo)
+    lap("read_and_landmarks_ms")
+    masks = face_masks(landmarks, photo.pixels.shape[:2])
+    lab = srgb_to_lab(photo.pixels)
+    skin = skin_pixels(photo.pixels, masks.seed, lab=lab, within=masks.face)
+    lap("colour_ms")
+    wrinkles = find_wrinkles(photo.pixels, landmarks.inter_pupil_distance, masks.face, models.wrinkle_cnn,
+                             config.wrinkles)
+    lap("wrinkles_ms")
+    laxity = laxity_features(landmarks, lab[..., 0])
+    lap("laxity_ms")
+    return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, wrinkles=wrinkles,
+                        laxity=laxity, config_sha256=config.sha256(), stage_ms=times)
+
+
+def face_masks(landmarks: Landmarks, shape: tuple[int, int]) -> FaceMasks:
+    """Oval, background ring, cheek seed and face masks of a face in a frame of ``shape`` (H, W)."""
+    import cv2
+
+    from outcomes.landmarks import FACE_OVAL
+    from outcomes.regions import region_masks
+
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"shape must be (H, W) with both positive, got {shape}")
+    oval = np.zeros(shape, np.uint8)
+    cv2.fillPoly(oval, [np.round(landmarks.points[list(FACE_OVAL)]).astype(np.int32)], 1)
+    ipd = landmarks.inter_pupil_distance
+    # Distances from the face on the box the ring can reach only: a shortest path to the
+    # face never leaves the box around both ends, so the values are the full frame's (to
+    # float rounding, ~1e-5 px) at a fraction of the cost.
+    ys, xs = np.nonzero(oval)
+    reach = int(np.ceil(1.2 * ipd)) + 2
+    y0, x0 = max(ys.min() - reach, 0), max(xs.min() - reach, 0)
+    y1, x1 = min(ys.max() + reach + 1, shape[0]), min(xs.max() + reach + 1, shape[1])
+    distance = cv2.distanceTransform(1 - oval[y0:y1, x0:x1], cv2.DIST_L2, 3)
+    ring = np.zeros(shape, bool)
+    ring[y0:y1, x0:x1] = (distance > 0.6 * ipd) & (distance < 1.2 * ipd)
+    plain = region_masks(landmarks, shape).masks
+    seed = np.zeros(shape, bool)
+    for name in ("cheek_right", "cheek_left"):
+        if name in plain:
+            seed |= plain[name]
+    oval = oval.astype(bool)
+    return FaceMasks(oval=oval, ring=ring, seed=seed, face=face_roi(oval, plain))
+
+
+def face_roi(oval: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
+    """The face oval and every region (the forehead reaches above the oval)."""
+    roi = oval.copy()
+    for m in masks.values():
+        roi |= m
+    return roi
+
+
+def restrict_wrinkles(wrinkle_map: WrinkleMap, roi: np.ndarray) -> WrinkleMap:
+    """The map with its response and mask set to 0 outside ``roi`` (shape (H, W), bool)."""
+    if roi.shape != wrinkle_map.mask.shape:
+        raise ValueError(f"roi shape {roi.shape} differs from the wrinkle map's {wrinkle_map.mask.shape}")
+    return dataclasses.replace(wrinkle_map, response=np.where(roi, wrinkle_map.response, 0).astype(np.float32),
+                               mask=wrinkle_map.mask & roi)

@@ -217,3 +217,27 @@ def test_a_bad_scorer_stops_the_job_before_anything_is_written(trial, tmp_path):
     (tmp_path / "s.json").write_text("{}")
     done = _cli("batch", str(trial), "--out", str(tmp_path / "out"), "--scorer", str(tmp_path / "s.json"))
     assert done.returncode == 1 and "s.json" in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_worker_killed_mid_job_stops_it_with_a_resume_hint(tmp_path):
+    """A pool worker that dies (as when the kernel kills it for memory) ends the job with a
+    BatchError saying what to do, after the pairs that finished were handed over."""
+    import multiprocessing
+
+    from outcomes.batch.executors import run_local
+    from outcomes.batch.jobs import PairTask
+    from outcomes.config import Config
+    from outcomes.errors import BatchError
+
+    samples = REPO / "data_samples"
+    tasks = [PairTask(s, "day90", "frontal", "baseline", 90.0, 0.0, 2, str(samples / f"{s}_baseline.jpg"),
+                      str(samples / f"{s}_day90.jpg"), f"{s}_baseline.jpg", f"{s}_day90.jpg", None, None, None)
+             for s in ("S01", "S02", "S03", "S04")]
+    received = []
+    with pytest.raises(BatchError, match="a worker process died.*--resume"):
+        for outcome in run_local(tasks, Config(), None, workers=1, threads=1):
+            received.append(outcome)
+            if len(received) == 1:
+                for child in multiprocessing.active_children():
+                    os.kill(child.pid, signal.SIGKILL)
+    assert len(received) == 1 and received[0].task == tasks[0] and received[0].record["batch"]["error"] is None

@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--config", help="settings YAML (e.g. wrinkles: {detector: fused})")
     parser.add_argument("--noise", type=float, default=RaterPanel.noise_sd, help="per-rating noise sd")
     parser.add_argument("--bias", type=float, default=RaterPanel.bias_sd, help="sd of the raters' leniency")
+    parser.add_argument("--min-gain", type=float, default=0.0,
+                        help="cross-validated κ the calibrated scorer must gain over the default to replace it")
     args = parser.parse_args()
     work = Path(args.work)
     if not (work / "truth.csv").is_file():
@@ -124,7 +126,7 @@ def main() -> None:
             rows.setdefault("default", []).append((default, None))
             for label, features in FEATURE_SETS.items():
                 cv = cross_validate_scorer(train, folds=5, seed=s, features=features, config=config)
-                scorer, kept = choose_scorer(train, cv, label, features, config)  # as outcomes calibrate does
+                scorer, kept = choose_scorer(train, cv, label, features, config, args.min_gain)  # as outcomes calibrate does
                 kept_default[label] = kept_default.get(label, 0) + kept
                 rows.setdefault(f"calibrated, {label}", []).append(
                     (score_agreement(test, lambda p: scorer.estimate(p.features).grade), cv))

@@ -219,16 +219,17 @@ def cross_validate_scorer(
 
 def choose_scorer(pairs: Sequence[RatedPair], cv: CrossValidation, name: str,
                   features: Sequence[str] = DEFAULT_CALIBRATION_FEATURES,
-                  config: Config | None = None) -> tuple[CalibratedScorer, bool]:
+                  config: Config | None = None, min_gain: float = 0.0) -> tuple[CalibratedScorer, bool]:
     """The fitted scorer, unless the default did better in cross-validation on the same ratings.
 
     The comparison is quadratic weighted κ against every rating, out of fold,
-    on the same pairs (``cv``). Returns the scorer and whether it is the
-    default one kept (see :func:`outcomes.scorer_file.default_as_calibrated`).
+    on the same pairs (``cv``); the fitted scorer must beat the default by more
+    than ``min_gain``. Returns the scorer and whether it is the default one kept
+    (see :func:`outcomes.scorer_file.default_as_calibrated`).
     """
     config = config or Config()
     fitted_kappa, default_kappa = cv.calibrated.ratings.kappa_quadratic, cv.default.ratings.kappa_quadratic
-    if fitted_kappa is not None and default_kappa is not None and fitted_kappa < default_kappa:
+    if fitted_kappa is not None and default_kappa is not None and fitted_kappa - default_kappa < min_gain:
         return default_as_calibrated(config.gais, f"{name} (default kept)", config.wrinkles.detector,
                                      config.sha256()), True
     return fit_scorer(pairs, name=name, features=features, config=config), False

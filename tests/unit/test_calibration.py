@@ -249,3 +249,7 @@ def test_choose_scorer_keeps_the_default_when_it_cross_validates_better():
     worse = dataclasses.replace(cv, calibrated=cv.default, default=cv.calibrated)
     scorer, kept = choose_scorer(pairs, worse, "site")
     assert kept and scorer.name == "site (default kept)" and scorer.features == ("improvement_score",)
+    gain = cv.calibrated.ratings.kappa_quadratic - cv.default.ratings.kappa_quadratic
+    assert gain > 0
+    assert not choose_scorer(pairs, cv, "site", min_gain=gain / 2)[1]
+    assert choose_scorer(pairs, cv, "site", min_gain=gain * 2)[1]

@@ -156,7 +156,8 @@ def face_roi(oval: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
 
 def restrict_wrinkles(wrinkle_map: WrinkleMap, roi: np.ndarray) -> WrinkleMap:
     """The map with its response and mask set to 0 outside ``roi`` (shape (H, W), bool)."""
-    if roi.shape != wrinkle_map.mask.shape:
-        raise ValueError(f"roi shape {roi.shape} differs from the wrinkle map's {wrinkle_map.mask.shape}")
+    if roi.dtype != bool or roi.shape != wrinkle_map.mask.shape:
+        raise ValueError(f"roi must be a bool mask of the wrinkle map's shape {wrinkle_map.mask.shape}, "
+                         f"got {roi.dtype} {roi.shape}")
     return dataclasses.replace(wrinkle_map, response=np.where(roi, wrinkle_map.response, 0).astype(np.float32),
                                mask=wrinkle_map.mask & roi)

@@ -94,3 +94,22 @@ def test_laxity_covers_jaw_and_folds_with_confidence():
     assert all(0.0 <= v.confidence <= 1.0 for v in values.values())
     turned = dataclasses.replace(lm, pose=HeadPose(15.0, 0.0, 0.0))
     assert laxity_features(turned, lum)["jawline_right"].confidence < values["jawline_right"].confidence
+
+
+def test_face_masks_nest_and_the_ring_lies_outside_the_face():
+    from outcomes.face_analysis import face_masks
+
+    lm = _face(scale=0.8)
+    m = face_masks(lm, (SIZE, SIZE))
+    regions = region_masks(lm, (SIZE, SIZE)).masks
+    assert all(a.shape == (SIZE, SIZE) and a.dtype == bool for a in (m.oval, m.ring, m.seed, m.face))
+    assert not (m.oval & ~m.face).any() and not (m.seed & ~m.face).any()
+    assert all(not (r & ~m.face).any() for r in regions.values())
+    assert m.seed.any() and not (m.ring & m.oval).any()
+    ipd = lm.inter_pupil_distance
+    import cv2
+
+    distance = cv2.distanceTransform((~m.oval).astype(np.uint8), cv2.DIST_L2, 3)
+    assert distance[m.ring].min() > 0.6 * ipd - 1 and distance[m.ring].max() < 1.2 * ipd + 1
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        face_masks(lm, (SIZE, SIZE, 3))

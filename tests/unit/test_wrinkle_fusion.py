@@ -246,3 +246,20 @@ def test_configured_cnn_missing_file_is_a_model_error(tmp_path):
     path = tmp_path / "absent.pt"
     with pytest.raises(ModelError, match="absent.pt"):
         load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), device="cpu"))
+
+
+def test_restricting_a_wrinkle_map_zeroes_response_and_mask_outside_the_roi():
+    from outcomes.face_analysis import restrict_wrinkles
+    from outcomes.features.wrinkles import WrinkleMap
+
+    rng = np.random.default_rng(0)
+    response = rng.random((20, 30)).astype(np.float32)
+    full = WrinkleMap(response=response, mask=response > 0.5, ipd_px=40.0, detector="cnn+classical")
+    roi = np.zeros((20, 30), bool)
+    roi[5:15, 10:25] = True
+    part = restrict_wrinkles(full, roi)
+    assert part.response.dtype == np.float32 and not part.response[~roi].any() and not part.mask[~roi].any()
+    assert np.array_equal(part.response[roi], response[roi]) and np.array_equal(part.mask[roi], full.mask[roi])
+    assert part.detector == full.detector and part.ipd_px == full.ipd_px
+    with pytest.raises(ValueError, match="bool mask"):
+        restrict_wrinkles(full, roi.astype(np.uint8))

@@ -90,18 +90,30 @@ def analyse_face(source: str | Path | Photo, models: Models, config: Config | No
     InputImageError, NoFaceError
         Unreadable photo or no face.
     """
-    from outcomes.color import skin_pixels, srgb_to_lab
-    from outcomes.features.laxity import laxity_features
-    from outcomes.features.wrinkle_fusion import find_wrinkles
     from outcomes.io import read_photo
 
     config = config or Config()
     clock = StageClock()
-    times, lap = clock.times, clock.lap
-
     photo = source if isinstance(source, Photo) else read_photo(source, config.input)
     landmarks = models.landmarker.detect(photo)
-    lap("read_and_landmarks_ms")
+    clock.lap("read_and_landmarks_ms")
+    return measure_face(photo, landmarks, models, config, stage_ms=clock.times)
+
+
+def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Config | None = None, *,
+                 stage_ms: dict[str, float] | None = None) -> FaceAnalysis:
+    """Measure a located face (:func:`analyse_face` after the landmarks).
+
+    It does not use the landmark models, so it can run in a thread while the
+    caller locates another face. ``stage_ms``: timings so far, kept in front of its own.
+    """
+    from outcomes.color import skin_pixels, srgb_to_lab
+    from outcomes.features.laxity import laxity_features
+    from outcomes.features.wrinkle_fusion import find_wrinkles
+
+    config = config or Config()
+    clock = StageClock()
+    times, lap = clock.times, clock.lap
     masks = face_masks(landmarks, photo.pixels.shape[:2])
     lab = srgb_to_lab(photo.pixels)
     skin = skin_pixels(photo.pixels, masks.seed, lab=lab, within=masks.face)
@@ -112,7 +124,7 @@ def analyse_face(source: str | Path | Photo, models: Models, config: Config | No
     laxity = laxity_features(landmarks, lab[..., 0])
     lap("laxity_ms")
     return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, wrinkles=wrinkles,
-                        laxity=laxity, config_sha256=config.sha256(), stage_ms=times)
+                        laxity=laxity, config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times})
 
 
 def face_masks(landmarks: Landmarks, shape: tuple[int, int]) -> FaceMasks:

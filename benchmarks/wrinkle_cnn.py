@@ -88,7 +88,8 @@ def main() -> None:
             cnn_ms.append((t2 - t1) * 1e3)
             masks = {"classical": classical.mask & skin}
             for w in args.weights:
-                masks[f"fused w={w:g}"] = fuse(prob, classical, skin, cnn_weight=w, threshold=threshold).mask
+                masks[f"fused w={w:g}"] = fuse(prob, classical.response, skin, ipd_px=ipd, cnn_weight=w,
+                                              threshold=threshold).mask
             scored = ~(natural & ~truth)
             for d, m in masks.items():
                 counts[d, False] += [(m & gt).sum(), (m & ~gt).sum(), (~m & gt).sum()]

@@ -145,7 +145,6 @@ def run_local(tasks: Sequence[PairTask], config: Config, scorer: CalibratedScore
     finally:
         # Do not wait for queued pairs when stopped early (Ctrl-C, an error): they are redone on --resume.
         pool.shutdown(wait=False, cancel_futures=True)
-        results.cancel_join_thread()
 
 
 class _RayAssessor:

@@ -53,6 +53,11 @@ class PairTask:
     def key(self) -> tuple[str, str, str]:
         return (self.subject_id, self.visit, self.view)
 
+    @property
+    def baseline_key(self) -> tuple[str, str | None]:
+        """The baseline photo (path and hash): tasks that share it share its analysis."""
+        return (self.before, self.before_sha256)
+
     @classmethod
     def from_planned(cls, pair: PlannedPair, manifest_dir: Path, hashes: dict[Path, str | None]) -> PairTask:
         b, f = pair.baseline, pair.follow_up
@@ -114,7 +119,7 @@ def group_by_baseline(tasks: Sequence[PairTask]) -> list[list[PairTask]]:
     """
     groups: dict[tuple[str, str | None], list[PairTask]] = {}
     for task in tasks:
-        groups.setdefault((task.before, task.before_sha256), []).append(task)
+        groups.setdefault(task.baseline_key, []).append(task)
     return list(groups.values())
 
 
@@ -127,7 +132,7 @@ def assess_group(tasks: Sequence[PairTask], models: Models, config: Config) -> I
     """
     from outcomes.face_analysis import analyse_face
 
-    if len({(t.before, t.before_sha256) for t in tasks}) > 1:
+    if len({t.baseline_key for t in tasks}) > 1:
         raise ValueError("assess_group: the tasks have different baseline photos")
     start = time.perf_counter()
     baseline, failure = None, None

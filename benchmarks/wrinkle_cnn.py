@@ -13,7 +13,7 @@ darker ≤ 28°). A second table scores the same detections without the face's o
 ``ignore`` masks): real lines that the simulator did not draw are neither hits nor misses
 there. Also timed: the CNN on one 1350×1350 photo (crop, resample, tiles, back).
 
-    python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5]
+    python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ def main() -> None:
                         help="CNN weights w of the fusion w·p + (1-w)·r to report")
     parser.add_argument("--threshold", type=float, default=None, help="default: the config's wrinkles.threshold")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=("auto", "int8", "float32"), default="auto",
+                        help="the CNN's arithmetic (auto: as the pipeline, int8 on CPU)")
     args = parser.parse_args()
     config = Config()
     threshold = config.wrinkles.threshold if args.threshold is None else args.threshold
-    cnn = load_configured_cnn(dataclasses.replace(config.wrinkles, detector="cnn"))
+    cnn = load_configured_cnn(dataclasses.replace(config.wrinkles, detector="cnn", cnn_precision=args.precision))
     card = json.loads(resolve_weights(config.wrinkles.cnn_weights).with_suffix(".card.json").read_text())
     held_out = set(card["training"][f"{args.split}_subjects"])
     data = shared_data()
@@ -97,7 +99,7 @@ def main() -> None:
         for (d, excl), (tp, fp, fn) in counts.items():
             per_face[d, excl].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
     print(f"{len(paths)} held-out ({args.split}) London faces × {args.renders} renders, simulated severity 0.3-1.0, "
-          f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}…, "
+          f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}… ({cnn.precision}), "
           f"torch threads {torch.get_num_threads()}")
     faces = per_face["classical", False]
     groups = ["all"] + sorted({e for e, *_ in faces}) + sorted({t for _, t, *_ in faces})

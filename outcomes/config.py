@@ -159,8 +159,12 @@ class WrinkleConfig:
     # Relative paths are looked up in the project folder, then the working folder.
     cnn_weights: str = "models/wrinkle_unet.pt"
     # The weights are refused unless their sha256 is this (from the model card).
-    cnn_sha256: str = "f31bce941ee42abf068e48c80a7d037de41036c5c8b32d969659e09b385a4bc7"
+    cnn_sha256: str = "3464c6a75091515a480f64bec28b56c864efd61f36ce075699af43a039c8059a"
     device: str = "auto"
+    # auto: 8-bit integer inference on CPU when the weights carry int8 activation
+    # scales (about 3x faster, masks agree with float32 at Dice ~0.96), float32
+    # otherwise and on CUDA; int8 or float32 force one.
+    cnn_precision: str = "auto"
     cnn_weight: float = 0.5
     # A pixel is a wrinkle where the fused (or CNN) score reaches this.
     threshold: float = 0.5
@@ -170,6 +174,8 @@ class WrinkleConfig:
                  f"must be one of {list(WRINKLE_DETECTORS)}, got {self.detector!r}")
         _require(self.device in ("auto", "cpu", "cuda"), "wrinkles.device",
                  f"must be auto, cpu or cuda, got {self.device!r}")
+        _require(self.cnn_precision in ("auto", "int8", "float32"), "wrinkles.cnn_precision",
+                 f"must be auto, int8 or float32, got {self.cnn_precision!r}")
         _require(len(self.cnn_sha256) == 64 and all(c in "0123456789abcdef" for c in self.cnn_sha256),
                  "wrinkles.cnn_sha256", f"must be 64 lower-case hex digits, got {self.cnn_sha256!r}")
         _require(0.0 <= self.cnn_weight <= 1.0, "wrinkles.cnn_weight", f"must be in [0, 1], got {self.cnn_weight}")

@@ -9,8 +9,10 @@ overlapping tiles over the region of interest only and returns probabilities at 
 photo's own resolution.
 
 Weights are a ``torch.save`` dict (format ``WEIGHTS_FORMAT``: architecture plus state
-dict), verified against an expected sha256 and read with ``weights_only=True``. This module
-imports torch; the rest of the core imports it only when a CNN is configured.
+dict), verified against an expected sha256 and read with ``weights_only=True``. On CPU the
+network runs in 8-bit integers when the weights carry int8 activation scales
+(``outcomes.features.wrinkle_int8``). This module imports torch; the rest of the core imports
+it only when a CNN is configured.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ _LOG_EPS = 2e-3  # linear-light floor before the log (as the classical detector)
 _INPUT_GAIN = 4.0  # log units → roughly unit variance on skin texture
 _TILE = 1024  # largest inference tile (px at WORK_IPD; a whole face at IPD 200 fits in one), a multiple of 8
 _TILE_MARGIN = 32  # context discarded at each tile edge
+PRECISIONS = ("auto", "int8", "float32")
 
 
 def _block(c_in: int, c_out: int, first: type[nn.Conv2d] = nn.Conv2d) -> nn.Sequential:
@@ -146,8 +149,9 @@ class WrinkleCNN:
 
     Attributes
     ----------
-    model : WrinkleUNet
-        In eval mode on ``device``.
+    model : nn.Module
+        The inference network on ``device``: a :class:`WrinkleUNet` prepared for inference,
+        or its int8 counterpart; both map ``(N, 3, H, W)`` inputs to ``(N, 1, H, W)`` logits.
     path : Path
         The weights file.
     sha256 : str
@@ -156,16 +160,19 @@ class WrinkleCNN:
         ``"cpu"`` or ``"cuda"``.
     metadata : dict
         Extra entries saved with the weights (e.g. training config hash).
+    precision : str
+        ``"float32"`` or ``"int8"``: how the network computes.
     """
 
-    model: WrinkleUNet
+    model: nn.Module
     path: Path
     sha256: str
     device: str
     metadata: dict = field(default_factory=dict)
+    precision: str = "float32"
 
     def describe(self) -> dict[str, str]:
-        return {"wrinkle-cnn": f"{self.path.name} sha256:{self.sha256}"}
+        return {"wrinkle-cnn": f"{self.path.name} sha256:{self.sha256} {self.precision}"}
 
 
 def pick_device(device: str = "auto") -> str:
@@ -192,7 +199,8 @@ def save_wrinkle_weights(model: WrinkleUNet, path: str | Path, metadata: dict | 
     return file_sha256(path)
 
 
-def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto") -> WrinkleCNN:
+def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto",
+                     precision: str = "auto") -> WrinkleCNN:
     """Load verified weights; never falls back to untrained ones.
 
     Parameters
@@ -203,13 +211,18 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto")
         Expected checksum (hex). ``None`` skips the check: only for weights a training run
         has just written.
     device : {"auto", "cpu", "cuda"}
+    precision : {"auto", "int8", "float32"}
+        ``"auto"``: int8 on CPU when the weights carry int8 activation scales, else float32.
 
     Raises
     ------
     ModelError
         Missing file, checksum mismatch (names the file and both checksums), unreadable or
-        foreign file, or weights that do not fit the architecture they declare.
+        foreign file, weights that do not fit the architecture they declare, or int8 asked
+        for where it cannot run (no stored scales, a CUDA device, a torch without the engine).
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: wrinkle CNN weights not found")
@@ -233,7 +246,36 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto")
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{path}: weights do not match the declared architecture {arch}: {exc}") from exc
     model = prepare_for_inference(model.to(dev))
-    return WrinkleCNN(model=model, path=path, sha256=actual, device=dev, metadata=dict(blob.get("metadata") or {}))
+    metadata = dict(blob.get("metadata") or {})
+    chosen = _pick_precision(precision, dev, metadata, path)
+    if chosen == "int8":
+        from outcomes.features.wrinkle_int8 import QPARAMS_KEY, quantize_unet
+
+        try:
+            model = quantize_unet(model, metadata[QPARAMS_KEY])
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: unusable int8 activation scales ({exc})") from exc
+    return WrinkleCNN(model=model, path=path, sha256=actual, device=dev, metadata=metadata, precision=chosen)
+
+
+def _pick_precision(precision: str, device: str, metadata: dict, path: Path) -> str:
+    from outcomes.features.wrinkle_int8 import QPARAMS_KEY, int8_available
+
+    if precision == "float32":
+        return "float32"
+    calibrated = QPARAMS_KEY in metadata
+    if precision == "auto":
+        return "int8" if device == "cpu" and calibrated and int8_available() else "float32"
+    if device != "cpu":
+        raise ModelError(f"{path}: int8 inference runs on the CPU only, but the device is {device!r} "
+                         "(set wrinkles.cnn_precision to auto or float32)")
+    if not calibrated:
+        raise ModelError(f"{path}: int8 was requested but these weights carry no int8 activation scales "
+                         f"(metadata {QPARAMS_KEY!r}; add them with scripts/calibrate_wrinkle_int8.py, "
+                         "or set wrinkles.cnn_precision to float32)")
+    if not int8_available():
+        raise ModelError(f"{path}: int8 was requested but this torch build has no x86 quantized engine")
+    return "int8"
 
 
 def prepare_for_inference(model: WrinkleUNet) -> WrinkleUNet:
@@ -267,7 +309,7 @@ def _tiling(n: int, tile: int, margin: int, stride: int) -> tuple[int, int]:
     return tile, tile - 2 * margin
 
 
-def predict_logits(model: WrinkleUNet, x: np.ndarray, device: str = "cpu", tile: int = _TILE,
+def predict_logits(model: nn.Module, x: np.ndarray, device: str = "cpu", tile: int = _TILE,
                    margin: int = _TILE_MARGIN, keep: np.ndarray | None = None) -> np.ndarray:
     """Logits for a whole preprocessed image, in overlapping tiles of at most ``tile`` px.
 

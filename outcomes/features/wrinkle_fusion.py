@@ -40,7 +40,8 @@ def load_configured_cnn(config: WrinkleConfig):  # noqa: ANN201 - WrinkleCNN | N
         return None
     from outcomes.features.wrinkle_cnn import load_wrinkle_cnn
 
-    return load_wrinkle_cnn(resolve_weights(config.cnn_weights), config.cnn_sha256, config.device)
+    return load_wrinkle_cnn(resolve_weights(config.cnn_weights), config.cnn_sha256, config.device,
+                            config.cnn_precision)
 
 
 def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn, config: WrinkleConfig) -> WrinkleMap:  # noqa: ANN001

@@ -26,10 +26,20 @@ LIMITATIONS = (
 )
 
 
+def int8_section(int8: dict | None) -> dict:
+    if int8 is None:
+        return {"available": False}
+    return {"available": True,
+            "scheme": "static quantization, PyTorch x86 engine: weights int8 per output channel, activations 7-bit "
+                      "per tensor with scales stored in the weights metadata (int8_qparams); bilinear upsampling "
+                      "and the 1x1 head in float32; used on CPU when wrinkles.cnn_precision is auto or int8",
+            **int8}
+
+
 def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: str, config: dict, config_sha256: str,
                      data_dir: Path, samples: list, fingerprint: str, metrics: dict, history: list, best_epoch: int,
-                     seconds: float, device: str) -> dict:
-    """Write the card and return it as a dict."""
+                     seconds: float, device: str, int8: dict | None = None) -> dict:
+    """Write the card and return it as a dict (``int8``: from :func:`~outcomes.training.int8.int8_export`)."""
     subjects = {split: sorted({s.subject for s in samples if s.split == split}) for split in ("train", "val", "test")}
     licence = data_dir / "LICENSE.txt"
     try:
@@ -76,6 +86,7 @@ def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: s
             "albumentations": aug_version,
         },
         "metrics": metrics,
+        "int8": int8_section(int8),
         "history": history,
         "intended_use": INTENDED_USE,
         "limitations": list(LIMITATIONS),

@@ -44,6 +44,10 @@ class TrainWrinklesConfig:
     darker_skin_probability: float = 0.0
     # Draw images with weight 1/sqrt(size of their index.csv ``group``): smaller groups more often.
     balance_groups: bool = False
+    # Validation images the exported int8 activation scales are taken from (CPU
+    # inference runs in int8 with them); 0 exports float32 weights only. Export
+    # only: not part of the config hash.
+    int8_calibration_images: int = 8
 
     def __post_init__(self) -> None:
         _require(len(self.widths) >= 2 and all(w > 0 for w in self.widths), "widths",
@@ -59,12 +63,16 @@ class TrainWrinklesConfig:
         _require(self.learning_rate > 0, "learning_rate", f"must be positive, got {self.learning_rate}")
         _require(0.0 <= self.darker_skin_probability <= 1.0, "darker_skin_probability",
                  f"must be in [0, 1], got {self.darker_skin_probability}")
+        _require(self.int8_calibration_images >= 0, "int8_calibration_images",
+                 f"must be >= 0, got {self.int8_calibration_images}")
         _require(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
         _require(self.device in ("auto", "cpu", "cuda"), "device", f"must be auto, cpu or cuda, got {self.device!r}")
 
     def sha256(self) -> str:
-        """Hash of the settings that shape the model (not ``device`` or ``workers``, which may change on resume)."""
-        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("device", "workers")}
+        """Hash of the settings that shape the model (not ``device`` or ``workers``, which may change on resume,
+        nor the int8 export's ``int8_calibration_images``)."""
+        excluded = ("device", "workers", "int8_calibration_images")
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in excluded}
         text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

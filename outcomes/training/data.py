@@ -62,6 +62,13 @@ class WrinkleSample:
     ignore: np.ndarray | None = None
 
 
+def spread_evenly(items: list, n: int) -> list:
+    """At most ``n`` of ``items``, evenly spaced through the list (all of them when there are fewer)."""
+    if len(items) <= n:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
 def _default_split(subject: str, val_fraction: float = 0.15) -> str:
     h = int(hashlib.sha256(subject.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "val" if h < val_fraction else "train"

@@ -27,9 +27,11 @@ from torch.utils.data import DataLoader
 
 from outcomes.errors import ConfigError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WrinkleUNet, pick_device, save_wrinkle_weights
+from outcomes.features.wrinkle_int8 import QPARAMS_KEY
 from outcomes.training.card import write_model_card
 from outcomes.training.config import TrainWrinklesConfig
-from outcomes.training.data import IGNORE_LABEL, PatchSampler, WrinkleSample, read_wrinkle_folder
+from outcomes.training.data import IGNORE_LABEL, PatchSampler, WrinkleSample, read_wrinkle_folder, spread_evenly
+from outcomes.training.int8 import int8_export
 from outcomes.training.metrics import evaluate
 
 CHECKPOINT_FORMAT = "outcomes.wrinkle_train_checkpoint/1"
@@ -51,7 +53,7 @@ class TrainResult:
     card_data: dict
 
 
-def _fingerprint(samples: list[WrinkleSample]) -> str:
+def data_fingerprint(samples: list[WrinkleSample]) -> str:
     """Hash of every sample's name, split, pixels and mask: a resumed run must see the same data."""
     digest = hashlib.sha256()
     for s in sorted(samples, key=lambda s: s.name):
@@ -61,12 +63,6 @@ def _fingerprint(samples: list[WrinkleSample]) -> str:
         if s.ignore is not None:
             digest.update(np.packbits(s.ignore).tobytes())
     return digest.hexdigest()
-
-
-def _spread(items: list, n: int) -> list:
-    if len(items) <= n:
-        return items
-    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, dice_weight: float) -> torch.Tensor:
@@ -125,7 +121,7 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     steps = config.epochs * -(-config.patches_per_epoch // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.learning_rate, total_steps=steps,
                                                    pct_start=0.15)
-    fingerprint = _fingerprint(samples)
+    fingerprint = data_fingerprint(samples)
     state = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "best_state": None, "history": [], "bad_epochs": 0,
              "seconds": 0.0}
     ckpt_path = out_dir / CHECKPOINT_NAME
@@ -153,7 +149,7 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
                            positive_fraction=config.positive_fraction, length=config.patches_per_epoch,
                            seed=config.seed, balance_groups=config.balance_groups,
                            augment=wrinkle_augmentation(config.darker_skin_probability) if config.augment else None)
-    val = _spread(by_split["val"], MAX_VAL_IMAGES)
+    val = spread_evenly(by_split["val"], MAX_VAL_IMAGES)
     from tqdm import tqdm
 
     while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
@@ -198,13 +194,19 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     # the configured threshold first: per-group scores and the CLI's summary use it
     thresholds = (config.threshold, *(t for t in CARD_THRESHOLDS if t != config.threshold))
     final = {split: evaluate(model, by_split[split], device, thresholds) for split in ("val", "test") if by_split[split]}
+    metadata = {"config_sha256": config.sha256(), "data_fingerprint": fingerprint, "best_epoch": state["best_epoch"]}
+    int8_card = None
+    if config.int8_calibration_images:
+        metadata[QPARAMS_KEY], int8_card = int8_export(
+            model, spread_evenly(by_split["val"], config.int8_calibration_images),
+            {split: by_split[split] for split in ("val", "test")}, thresholds)
+        log(f"int8: scales from {len(int8_card['calibration_images'])} val images ({int8_card['seconds']:.0f} s)")
     weights = out_dir / WEIGHTS_NAME
-    sha = save_wrinkle_weights(model, weights, {"config_sha256": config.sha256(), "data_fingerprint": fingerprint,
-                                                "best_epoch": state["best_epoch"]})
+    sha = save_wrinkle_weights(model, weights, metadata)
     seconds = state["seconds"]  # epochs only (data loading and final scoring excluded), summed over resumes
     card = write_model_card(out_dir / CARD_NAME, model=model, weights=weights, sha256=sha,
                             config=dataclasses.asdict(config), config_sha256=config.sha256(), data_dir=Path(data_dir),
                             samples=samples, fingerprint=fingerprint, metrics=final, history=state["history"],
-                            best_epoch=state["best_epoch"], seconds=seconds, device=device)
+                            best_epoch=state["best_epoch"], seconds=seconds, device=device, int8=int8_card)
     return TrainResult(weights=weights, card=out_dir / CARD_NAME, sha256=sha, best_epoch=state["best_epoch"],
                        epochs_run=state["epoch"], seconds=seconds, card_data=card)

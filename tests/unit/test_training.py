@@ -19,6 +19,7 @@ import pytest
 
 from outcomes.errors import ConfigError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WORK_IPD, WrinkleUNet, file_sha256, load_wrinkle_cnn
+from outcomes.features.wrinkle_int8 import QPARAMS_KEY
 from outcomes.training.config import TrainWrinklesConfig, load_train_config
 from outcomes.training.data import PatchSampler, WrinkleSample, read_wrinkle_folder
 from outcomes.training.metrics import counts, scores
@@ -624,6 +625,19 @@ def test_model_card_describes_the_run(trained):
     assert all(np.isfinite(h["loss"]) and h["loss"] > 0 for h in history)
     best = max(history, key=lambda h: h["dice"])
     assert history[training["best_epoch"] - 1]["dice"] == best["dice"]
+
+
+def test_export_carries_int8_scales_and_int8_scores(trained):
+    """The weights carry int8 activation scales from val images (never test); the card scores the int8 network."""
+    card = card_of(trained.out)
+    int8 = card["int8"]
+    assert int8["available"] and 1 <= len(int8["calibration_images"]) <= TrainWrinklesConfig().int8_calibration_images
+    val_names = {p.stem for p in (trained.data / "images").iterdir()} - {f"img{i}" for i in range(N_TRAIN)}
+    assert set(int8["calibration_images"]) <= val_names
+    assert set(int8["metrics"]["val"]["by_threshold"]["0.5"]) == {"dice", "iou", "precision", "recall"}
+    cnn = load_wrinkle_cnn(trained.out / "wrinkle_unet.pt", card["sha256"], "cpu")
+    assert cnn.precision == "int8" and QPARAMS_KEY in cnn.metadata
+    assert load_wrinkle_cnn(trained.out / "wrinkle_unet.pt", card["sha256"], "cpu", "float32").precision == "float32"
 
 
 def test_rerun_resumes_without_training_again(trained, tmp_path):

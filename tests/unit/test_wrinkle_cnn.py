@@ -236,7 +236,8 @@ def test_save_returns_the_file_sha256_and_load_reproduces_the_model(tmp_path):
     assert isinstance(cnn, WrinkleCNN)
     assert cnn.sha256 == sha and cnn.path == path and cnn.device == "cpu" and cnn.metadata == {"best_epoch": 7}
     assert not cnn.model.training and cnn.model.widths == (4, 8)
-    assert cnn.describe() == {"wrinkle-cnn": f"w.pt sha256:{sha}"}
+    assert cnn.precision == "float32"  # no int8 scales in these weights
+    assert cnn.describe() == {"wrinkle-cnn": f"w.pt sha256:{sha} float32"}
     x = torch.randn(1, 3, 24, 40)
     with torch.no_grad():  # loaded for inference: batch norm folded, so equal up to float rounding
         torch.testing.assert_close(cnn.model(x), model.eval()(x), atol=1e-5, rtol=1e-5)

@@ -151,10 +151,11 @@ class WrinkleConfig:
     # classical: Hessian line filters only; cnn: the wrinkle U-Net only; fused:
     # both, as cnn_weight × CNN probability + (1 − cnn_weight) × classical response.
     # Classical by default until the CNN meets its acceptance (issue 4): on held-out
-    # faces fused raises wrinkle Dice 0.496 → 0.551 (black faces 0.22 → 0.42) and
-    # agrees better with raters once calibrated, but a pair takes ~2.1 s instead of
-    # ~1.4 s, over assess's 2 s (benchmarks/wrinkle_cnn.py, benchmarks/validity.py
-    # --held-out; models/README.md).
+    # faces fused raises wrinkle Dice 0.496 → 0.549 (black faces 0.22 → 0.42) and
+    # agrees better with raters once calibrated. With the int8 CNN a fused pair takes
+    # ~1.3 s (float32: ~2.1 s, over assess's 2 s); making it the default waits for
+    # the full validity and calibration re-measurement (benchmarks/wrinkle_cnn.py,
+    # benchmarks/validity.py --held-out; models/README.md).
     detector: str = "classical"
     # Relative paths are looked up in the project folder, then the working folder.
     cnn_weights: str = "models/wrinkle_unet.pt"

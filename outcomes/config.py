@@ -144,6 +144,7 @@ class RegionConfig:
 
 
 WRINKLE_DETECTORS = ("classical", "cnn", "fused")
+CNN_PRECISIONS = ("auto", "int8", "float32")
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,8 @@ class WrinkleConfig:
                  f"must be one of {list(WRINKLE_DETECTORS)}, got {self.detector!r}")
         _require(self.device in ("auto", "cpu", "cuda"), "wrinkles.device",
                  f"must be auto, cpu or cuda, got {self.device!r}")
-        _require(self.cnn_precision in ("auto", "int8", "float32"), "wrinkles.cnn_precision",
-                 f"must be auto, int8 or float32, got {self.cnn_precision!r}")
+        _require(self.cnn_precision in CNN_PRECISIONS, "wrinkles.cnn_precision",
+                 f"must be one of {list(CNN_PRECISIONS)}, got {self.cnn_precision!r}")
         _require(len(self.cnn_sha256) == 64 and all(c in "0123456789abcdef" for c in self.cnn_sha256),
                  "wrinkles.cnn_sha256", f"must be 64 lower-case hex digits, got {self.cnn_sha256!r}")
         _require(0.0 <= self.cnn_weight <= 1.0, "wrinkles.cnn_weight", f"must be in [0, 1], got {self.cnn_weight}")

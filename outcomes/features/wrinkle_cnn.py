@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from outcomes.color import _decode_lut
+from outcomes.config import CNN_PRECISIONS
 from outcomes.errors import ModelError
 from outcomes.io import file_sha256
 
@@ -40,7 +41,6 @@ _LOG_EPS = 2e-3  # linear-light floor before the log (as the classical detector)
 _INPUT_GAIN = 4.0  # log units → roughly unit variance on skin texture
 _TILE = 1024  # largest inference tile (px at WORK_IPD; a whole face at IPD 200 fits in one), a multiple of 8
 _TILE_MARGIN = 32  # context discarded at each tile edge
-PRECISIONS = ("auto", "int8", "float32")
 
 
 def _block(c_in: int, c_out: int, first: type[nn.Conv2d] = nn.Conv2d) -> nn.Sequential:
@@ -221,8 +221,8 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto",
         foreign file, weights that do not fit the architecture they declare, or int8 asked
         for where it cannot run (no stored scales, a CUDA device, a torch without the engine).
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision not in CNN_PRECISIONS:
+        raise ValueError(f"precision must be one of {list(CNN_PRECISIONS)}, got {precision!r}")
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: wrinkle CNN weights not found")

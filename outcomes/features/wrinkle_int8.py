@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.ao.nn.quantized import FloatFunctional
 
 from outcomes.features.wrinkle_cnn import WrinkleUNet
 
@@ -91,12 +92,12 @@ class _Int8UNet(nn.Module):
             from_skip.weight.data = weight[:, up_channels:].clone()
             self.from_up.append(from_up)
             self.from_skip.append(from_skip)
-            self.join.append(nn.quantized.FloatFunctional())
+            self.join.append(FloatFunctional())
             self.up_float.append(tq.DeQuantStub())
             self.up_quant.append(tq.QuantStub())
             self.decoder_rest.append(nn.Sequential(*(_conv_relu(c) for c in rest)))
         self.to_float = tq.DeQuantStub()
-        self.head = _copy_conv(folded.head)
+        self.head = copy.deepcopy(folded.head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[2] % self.stride or x.shape[3] % self.stride:
@@ -114,17 +115,11 @@ class _Int8UNet(nn.Module):
         return self.head(self.to_float(x))
 
 
-def _copy_conv(conv: nn.Conv2d) -> nn.Conv2d:
-    out = copy.deepcopy(conv)
-    out.weight.data = out.weight.data.contiguous()
-    return out
-
-
 def _conv_relu(conv: nn.Conv2d) -> nn.Module:
     """Convolution and ReLU as one module: quantized, one kernel with one output scale."""
     from torch.ao.nn.intrinsic import ConvReLU2d
 
-    return ConvReLU2d(_copy_conv(conv), nn.ReLU())
+    return ConvReLU2d(copy.deepcopy(conv), nn.ReLU())
 
 
 def _activation_points(net: _Int8UNet) -> dict[str, nn.Module]:

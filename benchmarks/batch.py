@@ -17,7 +17,7 @@ Steps, each printed with its figures:
    ``assessments.csv``, ``summary.json`` and ``report.html`` equal the
    uninterrupted run's.
 
-    python benchmarks/batch.py [--subjects 60] [--config configs/fused.yaml] [--runs 1x2,1x1,2x1] [--work DIR]
+    python benchmarks/batch.py [--subjects 60] [--config YAML] [--runs 1x2,1x1,2x1] [--work DIR]
                                [--skip-ray] [--skip-kill]
 """
 
@@ -85,8 +85,7 @@ def kill_and_resume(manifest: Path, out: Path, reference: Path, config_path: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=60)
-    parser.add_argument("--config", default=str(REPO / "configs" / "fused.yaml"),
-                        help="settings YAML (default configs/fused.yaml: the CNN included)")
+    parser.add_argument("--config", help="settings YAML (default: the built-in defaults, the CNN included)")
     parser.add_argument("--runs", default="1x2,1x1,2x1", help="local runs as WORKERSxTHREADS, comma-separated "
                         "(default: 1 worker with both cores, 1 worker with one, 2 workers with one each)")
     parser.add_argument("--work", default="/tmp/outcomes-batch-benchmark")

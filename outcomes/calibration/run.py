@@ -11,8 +11,8 @@ from pathlib import Path
 
 from outcomes.agreement import RaterAgreement, rater_agreement
 from outcomes.calibration.assessed import AssessmentCache, RatedPair, assess_rated_pairs
-from outcomes.calibration.fit import CrossValidation, ScorerAgreement, choose_scorer, cross_validate_scorer, \
-    fittable, score_agreement
+from outcomes.calibration.fit import DEFAULT_MARGIN, CrossValidation, ScorerAgreement, choose_scorer, \
+    cross_validate_scorer, fittable, score_agreement
 from outcomes.config import Config
 from outcomes.ratings import Ratings, read_ratings
 from outcomes.scorer_file import CalibratedScorer, save_scorer
@@ -55,10 +55,10 @@ def calibrate(
     features : sequence of str
     progress : callable (done, total, from_cache), optional
 
-    The fitted model is written unless the default scorer agreed better with
-    the ratings in the same cross-validation; then the default is written as
-    the scorer (``training.selected`` says which), so calibrating never makes
-    the agreement on the site's own ratings worse.
+    The fitted model is written unless the default scorer agreed clearly
+    better with the ratings in the same cross-validation (by more than
+    ``fit.DEFAULT_MARGIN`` quadratic κ); then the default is written as the
+    scorer (``training.selected`` says which).
 
     Raises
     ------
@@ -79,9 +79,10 @@ def calibrate(
     training = _training_summary(ratings, pairs, cv, raters)
     fitted, kept_default = choose_scorer(pairs, cv, name or ratings.path.stem, features, config)
     in_sample = score_agreement(pairs, lambda p: fitted.estimate(p.features).grade)
-    training["selected"] = ("default scorer kept: its cross-validated κ was higher than the fitted model's"
+    training["selected"] = (f"default scorer kept: its cross-validated κ was more than {DEFAULT_MARGIN} higher "
+                            "than the fitted model's"
                             if kept_default else "fitted ordinal model")
-    scorer = dataclasses.replace(fitted, training={**training, "in_sample": in_sample.to_dict(),
+    scorer = dataclasses.replace(fitted, training={**fitted.training, **training, "in_sample": in_sample.to_dict(),
                                                    "monotone": _is_monotone(fitted, pairs)})
     sha = save_scorer(scorer, out)
     return CalibrationResult(scorer=scorer, path=Path(out), sha256=sha, cross_validation=cv, in_sample=in_sample,

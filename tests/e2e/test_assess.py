@@ -38,15 +38,25 @@ def test_same_photo_is_no_change(models):
 
 def test_samples_follow_their_simulated_truth(sample_assessments):
     """The astronaut smiles: her natural smile lines dominate the wrinkle total,
-    so a 90 % reduction of the rendered lines is a smaller share of it — the
-    order and direction must still be right."""
+    so a 90 % reduction (S01) or an 80 % deepening (S04) of the rendered lines
+    is a smaller share of it — the order and direction must still be right.
+
+    With the default fused detector S01 is "Improved" (the classical filters
+    alone: 0.09, "No change"), and S04 lands at the No change | Worse border
+    (score −0.05, P(Worse) ≈ 0.3; classical −0.13, "Worse"): the CNN finds
+    her smile lines at full strength at both visits. On the London faces every
+    worsened pair is "Worse" with either detector (benchmarks/validity.py).
+    """
     truth = {s: json.loads((SAMPLES / f"{s}_truth.json").read_text()) for s in sample_assessments}
     a = sample_assessments
     assert truth["S01"]["wrinkle_reduction"] > 0.5 and a["S01"].gais.improvement_score > 0.05
+    assert a["S01"].gais.grade <= 3
     assert a["S02"].gais.grade == 4 and not a["S02"].pih.flag
     assert abs(a["S02"].gais.improvement_score) < 0.03
     assert truth["S03"]["macule_area_px"] > 0 and a["S03"].pih.flag and a["S03"].gais.grade == 5
-    assert truth["S04"]["wrinkle_reduction"] < 0 and a["S04"].gais.grade == 5 and not a["S04"].pih.flag
+    assert truth["S04"]["wrinkle_reduction"] < 0 and not a["S04"].pih.flag
+    assert a["S04"].gais.improvement_score < -0.03 and a["S04"].gais.grade in (4, 5)
+    assert a["S04"].gais.probabilities["5"] > 0.2 > a["S02"].gais.probabilities["5"]
     scores = [a[s].gais.improvement_score for s in ("S04", "S02", "S01")]
     assert scores == sorted(scores)
 
@@ -117,11 +127,11 @@ def test_wrinkle_cli_mask(tmp_path):
     m = np.asarray(Image.open(mask))
     assert m.shape == (1050, 1050) and set(np.unique(m)) <= {0, 255} and (m == 255).any()
     d = json.loads(js.read_text())
-    assert d["detector"]["name"] == "classical" and len(d["regions"]) >= 10
+    assert d["detector"]["name"] == "cnn+classical" and len(d["regions"]) >= 10
     assert all(set(v) >= {"area_fraction", "length_per_cm2", "depth", "severity"} for v in d["regions"].values())
 
 
-@pytest.mark.parametrize("config_file", ["default.yaml", "fused.yaml"])
+@pytest.mark.parametrize("config_file", ["default.yaml", "classical.yaml"])
 def test_a_reused_baseline_analysis_gives_the_same_assessment(config_file, models):
     """A batch job analyses each baseline once for all its follow-ups: that must change nothing."""
     from outcomes.config import load_config
@@ -129,7 +139,7 @@ def test_a_reused_baseline_analysis_gives_the_same_assessment(config_file, model
     from outcomes.pipeline import load_models
 
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / config_file)
-    loaded = models if config.wrinkles.detector == "classical" else load_models(config)
+    loaded = models if config == load_config(None) else load_models(config)
     before = SAMPLES / "S01_baseline.jpg"
     baseline = analyse_face(before, loaded, config)
     for after in (SAMPLES / "S01_day90.jpg", SAMPLES / "S02_day90.jpg"):
@@ -146,9 +156,9 @@ def test_a_baseline_analysed_with_another_configuration_is_refused(models):
     from outcomes.face_analysis import analyse_face
 
     baseline = analyse_face(SAMPLES / "S01_baseline.jpg", models)
-    fused = load_config(Path(__file__).resolve().parents[2] / "configs" / "fused.yaml")
+    classical = load_config(Path(__file__).resolve().parents[2] / "configs" / "classical.yaml")
     with pytest.raises(ValueError, match="S01_baseline.jpg was analysed with another configuration"):
-        assess_pair(baseline, SAMPLES / "S01_day90.jpg", models, fused)
+        assess_pair(baseline, SAMPLES / "S01_day90.jpg", models, classical)
 
 
 def test_a_baseline_group_gives_each_pair_its_own_record(models, tmp_path):

@@ -198,7 +198,8 @@ def test_a_calibrated_scorer_grades_the_batch(trial, local_run, tmp_path):
     from outcomes.scorer_file import default_as_calibrated, save_scorer
 
     config = Config()
-    save_scorer(default_as_calibrated(config.gais, "site X", "classical", config.sha256()), tmp_path / "s.json")
+    save_scorer(default_as_calibrated(config.gais, "site X", config.wrinkles.detector, config.sha256()),
+                tmp_path / "s.json")
     rows = trial.read_text().splitlines()
     one_manifest = trial.parent / "one.csv"  # beside the images: paths are relative to the manifest
     one_manifest.write_text("\n".join([rows[0]] + [r for r in rows[1:] if r.startswith("D00,")]) + "\n")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from outcomes.config import Config
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -38,7 +40,7 @@ def test_example_writes_a_loadable_scorer(example):
     from outcomes.scorer_file import load_scorer
 
     scorer = load_scorer(example / "scorer.json")
-    assert scorer.name == "demo site" and scorer.wrinkle_detector == "classical"
+    assert scorer.name == "demo site" and scorer.wrinkle_detector == Config().wrinkles.detector == "fused"
     assert scorer.training["cross_validation"]["split_by"] == "subject"
     assert len(list((example / "cache").rglob("*.json"))) == 16  # 8 subjects x 2 follow-ups
 

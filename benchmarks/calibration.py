@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from pathlib import Path
 
@@ -98,8 +99,13 @@ def main() -> None:
     parser.add_argument("--bias", type=float, default=RaterPanel.bias_sd, help="sd of the raters' leniency")
     args = parser.parse_args()
     work = Path(args.work)
+    seed_file = work / "trial_seed.txt"
     if not (work / "truth.csv").is_file():
         london_trial(work, args.faces, args.seed)
+        seed_file.write_text(f"{args.seed}\n")
+    elif seed_file.is_file() and int(seed_file.read_text()) != args.seed:
+        sys.exit(f"{work} holds the trial of seed {seed_file.read_text().strip()}; give seed {args.seed} "
+                 "another --work folder")
     config = load_config(args.config)
     print(f"wrinkle detector: {config.wrinkles.detector}")
     truth = {(r["subject_id"], r["visit"]): r for r in csv.DictReader(open(work / "truth.csv"))}

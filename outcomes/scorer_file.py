@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outcomes.config import WrinkleConfig
 from outcomes.errors import ModelError
 from outcomes.scoring import CALIBRATION_FEATURES, GRADE_LABELS, GaisEstimate, ScorerParams, ScoringFeatures, \
     move_to_worse
@@ -74,7 +75,7 @@ class CalibratedScorer:
     grades: tuple[int, ...]
     thresholds: tuple[float, ...]
     pih_worse_probability: tuple[float, ...] = (0.75, 0.9, 0.97)
-    wrinkle_detector: str = "classical"
+    wrinkle_detector: str = WrinkleConfig.detector
     config_sha256: str = ""
     training: dict = field(default_factory=dict, compare=False)
     sha256: str = field(default="", compare=False)
@@ -175,8 +176,8 @@ def default_as_calibrated(params: ScorerParams, name: str, wrinkle_detector: str
 
     P(grade ≤ k) = σ((score − c_k)/s) is the calibrated form with the single
     feature ``improvement_score`` (unstandardised), β = −1/s and θ_k = −c_k/s.
-    ``outcomes calibrate`` keeps it when the fitted model does no better in
-    cross-validation.
+    ``outcomes calibrate`` keeps it when it beats the fitted model in
+    cross-validation by more than ``calibration.fit.DEFAULT_MARGIN``.
     """
     s = params.noise_scale
     return CalibratedScorer(

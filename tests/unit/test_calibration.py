@@ -132,6 +132,26 @@ def test_borders_are_pulled_towards_the_default_cutpoints_only_as_far_as_the_pri
     assert abs(free[0] - 0.35) < 0.05 and anchored[0] < 0.45
 
 
+def test_a_border_across_a_missing_grade_is_not_anchored():
+    """Without grade 3 nothing says where in the default's 0.35–0.10 range the 2|4 border falls."""
+    pairs = [dataclasses.replace(p, ratings=tuple((r, 4 if g == 3 else g) for r, g in p.ratings))
+             for p in synthetic_pairs()]
+    scorer = fit_scorer(pairs, name="x", anchor_sd=1e-3)
+    anchor = scorer.training["priors"]["border_anchor"]
+    assert scorer.grades == (1, 2, 4, 5) and anchor["borders"] == ["1|2", "2|4", "4|5"]
+    assert anchor["centres"] == [0.6, None, -0.1]
+    borders = _borders(scorer)
+    assert borders[0] == pytest.approx(0.6, abs=0.01) and borders[2] == pytest.approx(-0.1, abs=0.01)
+    assert 0.12 < borders[1] < 0.33  # the data's 2|4 border, not pulled to 0.35 or 0.10
+
+
+def test_reversed_ratings_are_not_anchored_to_the_default_direction():
+    pairs = [dataclasses.replace(p, ratings=tuple((r, 6 - g) for r, g in p.ratings)) for p in synthetic_pairs()
+             if not p.features.pih]
+    scorer = fit_scorer(pairs, name="x")
+    assert scorer.coefficients[0] > 0 and scorer.training["priors"]["border_anchor"] is None
+
+
 def test_the_priors_are_recorded_in_the_scorer():
     pairs = synthetic_pairs()
     one = fit_scorer(pairs, name="x").training["priors"]
@@ -279,3 +299,11 @@ def test_choose_scorer_keeps_the_default_when_it_cross_validates_clearly_better(
     scorer, kept = choose_scorer(pairs, worse, "site", default_margin=lead / 2)
     assert kept and scorer.name == "site (default kept)" and scorer.features == ("improvement_score",)
     assert not choose_scorer(pairs, worse, "site", default_margin=lead * 2)[1]
+    # By default a lead under 0.02 κ is noise: the fitted model stays.
+    k = cv.calibrated.ratings.kappa_quadratic
+    slight = dataclasses.replace(cv, default=dataclasses.replace(
+        cv.default, ratings=dataclasses.replace(cv.default.ratings, kappa_quadratic=k + 0.015)))
+    assert not choose_scorer(pairs, slight, "site")[1]
+    clear = dataclasses.replace(cv, default=dataclasses.replace(
+        cv.default, ratings=dataclasses.replace(cv.default.ratings, kappa_quadratic=k + 0.025)))
+    assert choose_scorer(pairs, clear, "site")[1]

@@ -125,6 +125,8 @@ def main() -> None:
           f"PIH flagged: {sum(p.features.pih for p in pairs)}, PIH simulated: "
           f"{sum(r['pih'] == '1' for r in truth.values())}")
     subjects = sorted(groups)
+    # The same fold assignments for every site and feature set: comparisons are paired.
+    folds = [assign_folds(subjects, groups, np.random.default_rng(2000 + r)) for r in range(args.repeats)]
     for site, pairs in pairs_by_site.items():
         by_rater: dict = {}
         for p in pairs:
@@ -144,16 +146,15 @@ def main() -> None:
               f"{'≥ default (worst Δ)':>22}")
         print(f"  {'default':<24}{kd:>11.3f}{'':11}{default.consensus.kappa_quadratic:>10.3f}"
               f"{default.ratings.kappa_linear:>12.3f}{default.ratings.exact:>8.3f}")
-        repetitions = []  # (fold, grades) with the default features
+        grades_by_repetition = []  # with the default features
         for label, features in FEATURE_SETS.items():
             results, kept = [], 0
-            for r in range(args.repeats):
-                fold = assign_folds(subjects, groups, np.random.default_rng(2000 + r))
+            for r, fold in enumerate(folds):
                 grades, k = calibrated_grades(pairs, fold, features, config, seed=r)
                 results.append(score_agreement(pairs, lambda p: grades[p.after]))
                 kept += k
                 if label == "wrinkle":
-                    repetitions.append((fold, grades))
+                    grades_by_repetition.append(grades)
             kq = np.array([a.ratings.kappa_quadratic for a in results])
             worst = float((kq - kd).min())
             wins = f"{int(np.sum(kq >= kd - 1e-12))}/{len(kq)}" + (f" ({worst:+.3f})" if worst < 0 else "")
@@ -165,7 +166,7 @@ def main() -> None:
         # One held-out third at a time: the comparison as noisy as 40 pairs make it.
         everyone = fit_scorer(pairs, "all subjects", config=config)
         below, below_all, worst = 0, 0, 0.0
-        for fold, grades in repetitions:
+        for fold, grades in zip(folds, grades_by_repetition):
             for f in range(3):
                 third = [p for p in pairs if fold[p.subject_id] == f]
                 k_default = score_agreement(third, lambda p: p.default_grade).ratings.kappa_quadratic

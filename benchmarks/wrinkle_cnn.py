@@ -33,7 +33,7 @@ from collections import defaultdict
 import cv2
 import numpy as np
 import torch
-from _common import london_faces, shared_data, summary
+from _common import VISIBLE_TEXTURE_SDS, london_faces, shared_data, summary, wrinkle_darkening
 
 from outcomes.color import ita_deg, skin_pixels, srgb_to_lab
 from outcomes.config import Config
@@ -44,7 +44,9 @@ from outcomes.regions import region_masks
 from outcomes.simulate import render_wrinkles, sample_wrinkles
 
 
-SCORINGS = ("exact", "no creases", "visible")
+# Scoring → the caption's ending.
+SCORINGS = {"exact": "", "no creases": "; the face's own creases not scored",
+            "visible": "; against the visible part of each mask"}
 
 
 def tone_group(ita: float) -> str:
@@ -75,8 +77,7 @@ def main() -> None:
     # (detector, scoring) -> per face (ethnicity, tone group, Dice, IoU)
     per_face: dict[tuple[str, str], list[tuple[str, str, float, float]]] = defaultdict(list)
     cnn_ms, classical_ms = [], []
-    visible_share: list[float] = []
-    visible_by_face: list[tuple[str, str, float]] = []
+    visible_by_face: list[tuple[str, str, float]] = []  # (ethnicity, tone group, visible share of the mask)
     for path, img, anchors, lm in london_faces(paths):
         ipd = lm.inter_pupil_distance
         plain = region_masks(lm, img.shape[:2]).masks
@@ -84,8 +85,7 @@ def main() -> None:
         tone = tone_group(ita_deg(srgb_to_lab(img), seed & skin_pixels(img, seed)))
         eth = ethnicity.get(path.stem.split("_")[0], "unknown")
         counts = {(d, scoring): np.zeros(3) for d in detectors for scoring in SCORINGS}
-        luma = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(float)
-        texture = luma - cv2.GaussianBlur(luma, (0, 0), 2.0)
+        visible_share = []
         natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
                              .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
         for _ in range(args.renders):
@@ -93,9 +93,8 @@ def main() -> None:
             regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
             skin = np.any(np.stack(list(regions.masks.values())), axis=0)
             gt = truth & skin
-            darkening = luma - cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY).astype(float)
-            near = cv2.dilate(truth.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-            visible = gt & (darkening > 2 * float(np.std(texture[skin & ~near])))
+            darkening, texture = wrinkle_darkening(img, rendered, truth, skin)
+            visible = gt & (darkening > VISIBLE_TEXTURE_SDS * texture)
             t0 = time.perf_counter()
             classical = detect_wrinkles(rendered, ipd, skin)
             t1 = time.perf_counter()
@@ -115,16 +114,14 @@ def main() -> None:
             visible_share.append(visible.sum() / max(gt.sum(), 1))
         for (d, scoring), (tp, fp, fn) in counts.items():
             per_face[d, scoring].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
-        visible_by_face.append((eth, tone, float(np.mean(visible_share[-args.renders:]))))
+        visible_by_face.append((eth, tone, float(np.mean(visible_share))))
     print(f"{len(paths)} held-out ({args.split}) London faces × {args.renders} renders, simulated severity 0.3-1.0, "
           f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}… ({cnn.precision}), "
           f"torch threads {torch.get_num_threads()}")
     faces = per_face["classical", "exact"]
     groups = ["all"] + sorted({e for e, *_ in faces}) + sorted({t for _, t, *_ in faces})
-    for scoring in SCORINGS:
-        print("Dice (IoU) inside the skin, median over faces; 'fused w=1' is the CNN alone"
-              + {"exact": "", "no creases": "; the face's own creases not scored",
-                 "visible": "; against the visible part of each mask"}[scoring])
+    for scoring, caption in SCORINGS.items():
+        print("Dice (IoU) inside the skin, median over faces; 'fused w=1' is the CNN alone" + caption)
         print(f"  {'group':<22}{'n':>3}" + "".join(f"{d:>18}" for d in detectors)
               + ("   visible share of the mask" if scoring == "visible" else ""))
         for g in groups:

@@ -25,7 +25,7 @@ import csv
 
 import cv2
 import numpy as np
-from _common import shared_data
+from _common import VISIBLE_TEXTURE_SDS, shared_data, wrinkle_darkening
 
 from outcomes.simulate import london_anchors, read_tem
 from outcomes.simulate.wrinkles import render_wrinkles
@@ -52,12 +52,11 @@ def main() -> None:
         mask &= skin
         if mask.sum() < 50:
             continue
-        before = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(float)
-        darkening = (before - cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY).astype(float))[mask]
-        near = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-        texture = float(np.std((before - cv2.GaussianBlur(before, (0, 0), 2.0))[skin & ~near]))
-        rows.setdefault(group, []).append((before[skin].mean(), np.median(darkening), texture,
-                                           np.median(darkening) / texture, np.mean(darkening > 2 * texture)))
+        darkening, texture = wrinkle_darkening(image, rendered, mask, skin)
+        darkening = darkening[mask]
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[skin].mean()
+        rows.setdefault(group, []).append((grey, np.median(darkening), texture, np.median(darkening) / texture,
+                                           np.mean(darkening > VISIBLE_TEXTURE_SDS * texture)))
     print(f"{'group':<18}{'faces':>6}{'skin grey':>11}{'Δgrey (median)':>16}{'texture sd':>12}"
           f"{'contrast/texture':>18}{'mask px > 2 sd':>16}")
     for group, values in sorted(rows.items()):

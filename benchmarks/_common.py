@@ -59,26 +59,3 @@ def london_trial(work: Path, faces: int, seed: int = 0) -> Path:
     paths = simulate_trial(subjects, work, seed=seed)
     print(f"simulated {len(subjects)} subjects x 2 follow-ups in {time.perf_counter() - start:.0f} s")
     return paths["manifest"]
-
-
-# A drawn wrinkle pixel is visible where the rendering darkens it by more than this many
-# sd of the skin's fine texture (what a hand annotator would mark).
-VISIBLE_TEXTURE_SDS = 2.0
-
-
-def wrinkle_darkening(before: np.ndarray, rendered: np.ndarray, drawn: np.ndarray,
-                      skin: np.ndarray) -> tuple[np.ndarray, float]:
-    """Grey levels the rendering darkens each pixel by, and the skin's fine-texture sd.
-
-    Both in 8-bit luma. The texture is luma minus its Gaussian blur (sigma 2 px) on
-    the untouched photo, over ``skin`` away (3 px) from the ``drawn`` wrinkles:
-    pores, hair and sensor noise a detector must tell wrinkles from.
-    """
-    import cv2
-
-    luma = cv2.cvtColor(before, cv2.COLOR_RGB2GRAY).astype(float)
-    darkening = luma - cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY).astype(float)
-    near = cv2.dilate(drawn.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-    texture = luma - cv2.GaussianBlur(luma, (0, 0), 2.0)
-    return darkening, float(np.std(texture[skin & ~near]))
-

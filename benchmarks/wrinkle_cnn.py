@@ -19,6 +19,7 @@ are neither hits nor misses there. Also timed: the CNN on one 1350×1350 photo (
 resample, tiles, back).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
+                                     [--config YAML]
 """
 
 from __future__ import annotations
@@ -33,15 +34,15 @@ from collections import defaultdict
 import cv2
 import numpy as np
 import torch
-from _common import VISIBLE_TEXTURE_SDS, london_faces, shared_data, summary, wrinkle_darkening
+from _common import london_faces, shared_data, summary
 
 from outcomes.color import ita_deg, skin_pixels, srgb_to_lab
-from outcomes.config import Config
+from outcomes.config import load_config
 from outcomes.features.wrinkle_cnn import wrinkle_probability
 from outcomes.features.wrinkle_fusion import fuse, load_configured_cnn, resolve_weights
 from outcomes.features.wrinkles import detect_wrinkles
 from outcomes.regions import region_masks
-from outcomes.simulate import render_wrinkles, sample_wrinkles
+from outcomes.simulate import render_wrinkles, sample_wrinkles, visible_wrinkles
 
 
 # Scoring → the caption's ending.
@@ -63,8 +64,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", choices=("auto", "int8", "float32"), default="auto",
                         help="the CNN's arithmetic (auto: as the pipeline, int8 on CPU)")
+    parser.add_argument("--config", help="settings YAML, e.g. wrinkles: {cnn_weights: PATH, cnn_sha256: HEX} to "
+                                         "measure another model (its card must lie beside it)")
     args = parser.parse_args()
-    config = Config()
+    config = load_config(args.config)
     threshold = config.wrinkles.threshold if args.threshold is None else args.threshold
     cnn = load_configured_cnn(dataclasses.replace(config.wrinkles, detector="cnn", cnn_precision=args.precision))
     card = json.loads(resolve_weights(config.wrinkles.cnn_weights).with_suffix(".card.json").read_text())
@@ -93,8 +96,7 @@ def main() -> None:
             regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
             skin = np.any(np.stack(list(regions.masks.values())), axis=0)
             gt = truth & skin
-            darkening, texture = wrinkle_darkening(img, rendered, truth, skin)
-            visible = gt & (darkening > VISIBLE_TEXTURE_SDS * texture)
+            visible = visible_wrinkles(img, rendered, truth, skin) & skin
             t0 = time.perf_counter()
             classical = detect_wrinkles(rendered, ipd, skin)
             t1 = time.perf_counter()

@@ -13,7 +13,10 @@ wrinkles once (the generator's own sampling) and prints, per group:
   outside the dilated mask): pores, hair and sensor noise that a detector
   must tell wrinkles from;
 - their ratio (contrast-to-texture), and the share of mask pixels darkened
-  by more than twice the texture sd.
+  by more than twice the texture sd;
+- that share again with the depths scaled by skin tone, as the training
+  renderer does since 2026-11-21 (``tone_depth_gain``: 150 / skin grey,
+  1-2×), and the gain itself.
 
     python benchmarks/wrinkle_label_visibility.py [--per-group 6]
 """
@@ -25,11 +28,11 @@ import csv
 
 import cv2
 import numpy as np
-from _common import VISIBLE_TEXTURE_SDS, shared_data, wrinkle_darkening
+from _common import shared_data
 
 from outcomes.simulate import london_anchors, read_tem
-from outcomes.simulate.wrinkles import render_wrinkles
-from outcomes.training.synthetic import skin_of, training_wrinkles
+from outcomes.simulate.wrinkles import VISIBLE_TEXTURE_SDS, render_wrinkles, wrinkle_darkening
+from outcomes.training.synthetic import skin_of, tone_depth_gain, training_wrinkles
 
 
 def main() -> None:
@@ -48,21 +51,27 @@ def main() -> None:
         image = cv2.cvtColor(cv2.imread(str(jpg)), cv2.COLOR_BGR2RGB)
         anchors = london_anchors(read_tem(jpg.with_suffix(".tem")))
         skin = skin_of(image, anchors)
-        rendered, mask = render_wrinkles(image, training_wrinkles(anchors, np.random.default_rng([0, int(ident)])))
-        mask &= skin
-        if mask.sum() < 50:
+        gain = tone_depth_gain(image, skin)
+        measured = []
+        for depth_gain in (1.0, gain):  # the same lines, as drawn before and after the tone scaling
+            rendered, mask = render_wrinkles(
+                image, training_wrinkles(anchors, np.random.default_rng([0, int(ident)]), depth_gain))
+            mask &= skin
+            darkening, texture = wrinkle_darkening(image, rendered, mask, skin)
+            measured.append((darkening[mask], texture))
+        (darkening, texture), (toned, _) = measured
+        if darkening.size < 50:
             continue
-        darkening, texture = wrinkle_darkening(image, rendered, mask, skin)
-        darkening = darkening[mask]
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[skin].mean()
         rows.setdefault(group, []).append((grey, np.median(darkening), texture, np.median(darkening) / texture,
-                                           np.mean(darkening > VISIBLE_TEXTURE_SDS * texture)))
+                                           np.mean(darkening > VISIBLE_TEXTURE_SDS * texture),
+                                           np.mean(toned > VISIBLE_TEXTURE_SDS * texture), gain))
     print(f"{'group':<18}{'faces':>6}{'skin grey':>11}{'Δgrey (median)':>16}{'texture sd':>12}"
-          f"{'contrast/texture':>18}{'mask px > 2 sd':>16}")
+          f"{'contrast/texture':>18}{'mask px > 2 sd':>16}{'same, tone depth':>18}{'tone gain':>11}")
     for group, values in sorted(rows.items()):
         v = np.array(values)
         print(f"{group:<18}{len(v):>6}{v[:, 0].mean():>11.1f}{v[:, 1].mean():>16.2f}{v[:, 2].mean():>12.2f}"
-              f"{v[:, 3].mean():>18.2f}{v[:, 4].mean():>16.2f}")
+              f"{v[:, 3].mean():>18.2f}{v[:, 4].mean():>16.2f}{v[:, 5].mean():>18.2f}{v[:, 6].mean():>11.2f}")
 
 
 if __name__ == "__main__":

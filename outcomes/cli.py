@@ -210,7 +210,8 @@ class _LazyIpd:
 def _train_wrinkle_data(args: argparse.Namespace) -> None:
     from outcomes.training.synthetic import make_training_set
 
-    index = make_training_set(args.london, args.out, variants=args.variants, seed=args.seed, faces=args.faces)
+    index = make_training_set(args.london, args.out, variants=args.variants, seed=args.seed, faces=args.faces,
+                              labels=args.labels, tone_depth=args.tone_depth)
     print(index)
 
 
@@ -324,12 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--no-resume", action="store_true", help="start over even if DIR holds a checkpoint")
     p.set_defaults(run=_train_wrinkles)
-    p = train.add_parser("wrinkle-data", help="render wrinkles with exact masks onto the London faces")
+    p = train.add_parser("wrinkle-data", help="render wrinkles with known masks onto the London faces")
     p.add_argument("--london", required=True, metavar="DIR", help="the London set folder (neutral/, faces.csv)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--variants", type=int, default=8, help="renderings per person (default 8)")
     p.add_argument("--faces", type=int, help="use only this many people (spread over the set)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--labels", choices=("visible", "exact"), default="visible",
+                   help="label only the drawn pixels the image shows (default) or all of them")
+    p.add_argument("--tone-depth", action=argparse.BooleanOptionalAction, default=True,
+                   help="deeper lines on darker skin, for as many visible lines to learn (default on)")
     p.set_defaults(run=_train_wrinkle_data)
     return parser
 

@@ -18,10 +18,13 @@ from .photometric import change_lighting, linear_to_srgb, random_lighting, srgb_
 from .scenario import SimulatedPair, TreatmentSpec, simulate_pair, write_pair
 from .templates import london_anchors, read_tem
 from .trial import RaterPanel, TrialSubject, rate_trial, simulate_trial, true_grade
-from .wrinkles import REGIONS, Wrinkle, render_wrinkles, sample_wrinkles
+from .wrinkles import (
+    REGIONS, VISIBLE_TEXTURE_SDS, Wrinkle, render_wrinkles, sample_wrinkles, visible_wrinkles, wrinkle_darkening,
+)
 
 __all__ = [
     "REGIONS",
+    "VISIBLE_TEXTURE_SDS",
     "RaterPanel",
     "SimulatedPair",
     "TrialSubject",
@@ -45,6 +48,8 @@ __all__ = [
     "srgb_to_linear",
     "transform_points",
     "true_grade",
+    "visible_wrinkles",
     "warp_image",
+    "wrinkle_darkening",
     "write_pair",
 ]

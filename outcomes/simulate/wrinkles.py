@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .geometry import face_frame
@@ -287,3 +288,46 @@ def render_wrinkles(
         lin = srgb_to_linear(img[touched]) * factor[touched][:, None]
         out[touched] = linear_to_srgb(lin)
     return out, mask
+
+
+# A drawn wrinkle pixel is visible where the rendering darkens it by more than this many
+# sd of the skin's fine texture: what a hand annotator would mark.
+VISIBLE_TEXTURE_SDS = 2.0
+
+
+def wrinkle_darkening(before: np.ndarray, rendered: np.ndarray, drawn: np.ndarray,
+                      skin: np.ndarray) -> tuple[np.ndarray, float]:
+    """Grey levels the rendering darkens each pixel by, and the skin's fine-texture sd.
+
+    Parameters
+    ----------
+    before, rendered : ndarray, shape (H, W, 3), uint8
+        The photo without and with the wrinkles (and otherwise the same).
+    drawn : ndarray, shape (H, W), bool
+        The wrinkles' mask.
+    skin : ndarray, shape (H, W), bool
+        Where the texture is measured.
+
+    Returns
+    -------
+    darkening : ndarray, shape (H, W), float
+        8-bit luma of ``before`` minus that of ``rendered``.
+    texture_sd : float
+        Sd of luma minus its Gaussian blur (sigma 2 px) on ``before``, over ``skin`` at least
+        3 px from ``drawn``: the pores, hair and sensor noise a detector must tell wrinkles from.
+    """
+    luma = cv2.cvtColor(before, cv2.COLOR_RGB2GRAY).astype(float)
+    darkening = luma - cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY).astype(float)
+    near = cv2.dilate(drawn.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    texture = luma - cv2.GaussianBlur(luma, (0, 0), 2.0)
+    away = skin & ~near
+    return darkening, float(np.std(texture[away])) if away.any() else 0.0
+
+
+def visible_wrinkles(before: np.ndarray, rendered: np.ndarray, drawn: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of ``drawn`` darkened by more than :data:`VISIBLE_TEXTURE_SDS` texture sd.
+
+    Arguments as :func:`wrinkle_darkening`.
+    """
+    darkening, texture_sd = wrinkle_darkening(before, rendered, drawn, skin)
+    return drawn & (darkening > VISIBLE_TEXTURE_SDS * texture_sd)

@@ -17,9 +17,10 @@ INTENDED_USE = (
     "filters. Not a diagnostic device; not for non-frontal photos, children, or body sites other than the face."
 )
 LIMITATIONS = (
-    "Trained on wrinkles rendered onto real faces with exact masks (no openly licensed hand-annotated wrinkle set "
-    "is available): real creases that differ from the renderer's cross-sections, and natural lines already "
-    "present in the source photos (left unlabelled), are not learned.",
+    "Trained on wrinkles rendered onto real faces with known masks (no openly licensed hand-annotated wrinkle set "
+    "is available; data_rendering says whether the labels are the visible part of each line or all of it): real "
+    "creases that differ from the renderer's cross-sections, and natural lines already present in the source "
+    "photos (left unlabelled), are not learned.",
     "Source faces are 61 adults aged 18-54 from one studio (London set): older skin, other cameras and lighting "
     "are outside the training data; retrain on a site's own annotations where possible (outcomes train wrinkles).",
     "Per-group metrics rest on few people per group (the test split holds 1-2 people for some groups).",
@@ -42,6 +43,7 @@ def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: s
     """Write the card and return it as a dict (``int8``: from :func:`~outcomes.training.int8.int8_export`)."""
     subjects = {split: sorted({s.subject for s in samples if s.split == split}) for split in ("train", "val", "test")}
     licence = data_dir / "LICENSE.txt"
+    rendering = data_dir / "rendering.json"  # written by `outcomes train wrinkle-data`; absent for a site's own data
     try:
         import albumentations
         aug_version = albumentations.__version__
@@ -72,6 +74,7 @@ def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: s
             "config_sha256": config_sha256,
             "data_fingerprint": fingerprint,
             "data_licence": licence.read_text().strip() if licence.is_file() else "not stated in the training folder",
+            "data_rendering": json.loads(rendering.read_text()) if rendering.is_file() else None,
             "images": dict(Counter(s.split for s in samples)),
             "subjects": {k: len(v) for k, v in subjects.items()},
             "test_subjects": subjects["test"],

@@ -16,6 +16,15 @@ Creases already in the source photo are real wrinkles without a label: the class
 detections on the untouched photo (grown by ``NATURAL_MARGIN_PX``) are written as the ``ignore``
 mask, so the network is neither taught that they are background nor scored on them.
 
+Labels are what an annotator could see (``labels="visible"``, the default): a drawn pixel is a
+wrinkle only where the finished image is darker than the same image without wrinkles by more
+than twice the skin's fine-texture sd (:func:`outcomes.simulate.visible_wrinkles`); the rest of
+the drawn line goes to the ``ignore`` mask. Rendering multiplies linear light, so the same depth
+darkens dark skin by fewer grey levels, while its texture is as strong: exact masks
+(``labels="exact"``) ask for lines no one can see there and teach the network to guess. For the
+same reason each face's depths are scaled by ``REFERENCE_SKIN_GREY / its skin grey`` (1-2×,
+``tone_depth=True``), so dark faces carry as many visible lines to learn from as light ones.
+
 Lines shallower than ``MIN_DEPTH`` (5 % of linear light) are neither drawn nor labelled, and
 labels are kept only on the person's skin (:func:`outcomes.color.skin_pixels`, seeded by the
 cheeks): a crease drawn into hair or brows is invisible, so it is not a wrinkle to learn.
@@ -25,8 +34,10 @@ in two splits and every skin-tone group appears in the test split.
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
+import json
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -38,11 +49,18 @@ from outcomes.color import skin_pixels
 from outcomes.features.wrinkles import detect_wrinkles
 from outcomes.simulate import (
     Wrinkle, add_macules, add_redness, change_lighting, cheek_polygon, london_anchors, random_lighting, read_tem,
-    render_wrinkles, sample_wrinkles,
+    render_wrinkles, sample_wrinkles, visible_wrinkles,
+    VISIBLE_TEXTURE_SDS,
 )
 from outcomes.simulate.geometry import face_frame
 
 MIN_DEPTH = 0.05
+MAX_DEPTH = 0.9
+# Mean 8-bit luma of light skin in the London set (white 156, east Asian 144); darker faces
+# get deeper lines, up to MAX_TONE_GAIN times.
+REFERENCE_SKIN_GREY = 150.0
+MAX_TONE_GAIN = 2.0
+LABELS = ("visible", "exact")
 NATURAL_MARGIN_PX = 2
 SPLIT_FRACTIONS = {"test": 0.25, "val": 0.12}
 LICENCE = ("Face Research Lab London Set, CC BY 4.0: DeBruine, L. & Jones, B. (2017). figshare. "
@@ -88,8 +106,16 @@ def _free_lines(anchors, rng: np.random.Generator, count: int) -> list[Wrinkle]:
     return lines
 
 
-def training_wrinkles(anchors, rng: np.random.Generator) -> tuple[Wrinkle, ...]:
-    """Random wrinkles for one training image (see the module docstring)."""
+def tone_depth_gain(image: np.ndarray, skin: np.ndarray) -> float:
+    """``REFERENCE_SKIN_GREY`` / mean 8-bit luma of ``skin``, clipped to [1, ``MAX_TONE_GAIN``]."""
+    if not skin.any():
+        return 1.0
+    grey = float(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[skin].mean())
+    return float(np.clip(REFERENCE_SKIN_GREY / max(grey, 1.0), 1.0, MAX_TONE_GAIN))
+
+
+def training_wrinkles(anchors, rng: np.random.Generator, depth_gain: float = 1.0) -> tuple[Wrinkle, ...]:
+    """Random wrinkles for one training image (see the module docstring), depths × ``depth_gain``."""
     severity = 0.0 if rng.uniform() < 0.1 else rng.uniform(0.1, 1.0)
     base = sample_wrinkles(anchors, severity, rng)
     lines = list(base) + _free_lines(anchors, rng, int(rng.poisson(4)))
@@ -97,7 +123,8 @@ def training_wrinkles(anchors, rng: np.random.Generator) -> tuple[Wrinkle, ...]:
     out = []
     for w in lines:
         w = dataclasses.replace(
-            w, width_px=max(1.0, w.width_px * rng.uniform(0.6, 1.5)), depth=w.depth * shallower,
+            w, width_px=max(1.0, w.width_px * rng.uniform(0.6, 1.5)),
+            depth=min(MAX_DEPTH, w.depth * shallower * depth_gain),
             shoulder=rng.uniform(0.0, 0.6), highlight=rng.uniform(0.0, 0.3), taper=rng.uniform(0.1, 0.45),
             variation=rng.uniform(0.0, 0.6))
         if w.depth >= MIN_DEPTH:
@@ -113,20 +140,55 @@ def skin_of(image: np.ndarray, anchors) -> np.ndarray:
     return skin_pixels(image, seed.astype(bool))
 
 
-def render_training_image(image: np.ndarray, anchors, rng: np.random.Generator,
-                          skin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One training image and its exact wrinkle mask (H, W) bool, cut to ``skin`` when given."""
-    out, mask = render_wrinkles(image, training_wrinkles(anchors, rng))
-    if skin is not None:
-        mask &= skin
+def _confounders(image: np.ndarray, anchors, rng: np.random.Generator) -> np.ndarray:
+    """PIH-like macules, redness and a lighting change, each at random (labelled "not wrinkle")."""
     if rng.uniform() < 0.4:
-        out, _, _ = add_macules(out, anchors, rng, count=int(rng.integers(1, 6)), delta_L=-rng.uniform(4, 14),
-                                delta_b=rng.uniform(1, 5))
+        image, _, _ = add_macules(image, anchors, rng, count=int(rng.integers(1, 6)), delta_L=-rng.uniform(4, 14),
+                                  delta_b=rng.uniform(1, 5))
     if rng.uniform() < 0.3:
-        out, _, _ = add_redness(out, anchors, rng, delta_a=rng.uniform(4, 12))
+        image, _, _ = add_redness(image, anchors, rng, delta_a=rng.uniform(4, 12))
     if rng.uniform() < 0.5:
-        out = change_lighting(out, **random_lighting(rng, max_stops=0.7, max_wb=0.1, max_gamma=0.1))
-    return out, mask
+        image = change_lighting(image, **random_lighting(rng, max_stops=0.7, max_wb=0.1, max_gamma=0.1))
+    return image
+
+
+def render_training_image(image: np.ndarray, anchors, rng: np.random.Generator, skin: np.ndarray | None = None, *,
+                          labels: str = "visible", depth_gain: float = 1.0
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One training image, its wrinkle mask and the drawn pixels left unlabelled.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), uint8
+    anchors : mapping
+        Contract anchor names → ``[x, y]`` px (:func:`outcomes.simulate.london_anchors`).
+    rng : numpy.random.Generator
+    skin : ndarray, shape (H, W), bool, optional
+        Labels are cut to it; also where the texture is measured for ``labels="visible"``.
+    labels : ``"visible"`` or ``"exact"``
+        ``"visible"``: only drawn pixels the finished image shows (module docstring).
+    depth_gain : float
+        Multiplies every depth (:func:`tone_depth_gain`).
+
+    Returns
+    -------
+    rendered : ndarray, shape (H, W, 3), uint8
+    mask : ndarray, shape (H, W), bool
+    unseen : ndarray, shape (H, W), bool
+        Drawn pixels too faint to label (empty for ``"exact"``).
+    """
+    if labels not in LABELS:
+        raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
+    skin = np.ones(image.shape[:2], bool) if skin is None else skin
+    drawn_image, drawn = render_wrinkles(image, training_wrinkles(anchors, rng, depth_gain))
+    drawn &= skin
+    # The same confounders on the photo without wrinkles (same draws), to see what the lines add.
+    twin = copy.deepcopy(rng)
+    rendered = _confounders(drawn_image, anchors, rng)
+    if labels == "exact":
+        return rendered, drawn, np.zeros_like(drawn)
+    mask = visible_wrinkles(_confounders(image, anchors, twin), rendered, drawn, skin)
+    return rendered, mask, drawn & ~mask
 
 
 def face_box(anchors, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -139,7 +201,7 @@ def face_box(anchors, shape: tuple[int, int]) -> tuple[int, int, int, int]:
 
 
 def _one_face(task: tuple) -> list[dict]:
-    jpg, out_dir, variants, seed, split, group = task
+    jpg, out_dir, variants, seed, split, group, labels, tone_depth = task
     image = cv2.cvtColor(cv2.imread(str(jpg), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     anchors = london_anchors(read_tem(Path(jpg).with_suffix(".tem")))
     ipd = float(np.hypot(*(np.asarray(anchors["right_pupil"], float) - anchors["left_pupil"])))
@@ -149,20 +211,22 @@ def _one_face(task: tuple) -> list[dict]:
     skin = skin_of(image, anchors)
     natural = cv2.dilate(detect_wrinkles(image, ipd, skin).mask.astype(np.uint8),
                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * NATURAL_MARGIN_PX + 1,) * 2)) > 0
+    gain = tone_depth_gain(image, skin) if tone_depth else 1.0
     rows = []
     for k in range(variants):
-        img, mask = render_training_image(image, anchors, rng, skin)
+        img, mask, unseen = render_training_image(image, anchors, rng, skin, labels=labels, depth_gain=gain)
         name = f"{ident}__v{k}"
         cv2.imwrite(str(out_dir / "images" / f"{name}.jpg"), cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_RGB2BGR),
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(str(out_dir / "masks" / f"{name}.png"), mask[y0:y1, x0:x1].astype(np.uint8) * 255)
-        cv2.imwrite(str(out_dir / "ignore" / f"{name}.png"), (natural & ~mask)[y0:y1, x0:x1].astype(np.uint8) * 255)
+        cv2.imwrite(str(out_dir / "ignore" / f"{name}.png"), ((natural | unseen) & ~mask)[y0:y1, x0:x1].astype(np.uint8) * 255)
         rows.append({"name": name, "subject": ident, "split": split, "ipd_px": f"{ipd:.2f}", "group": group})
     return rows
 
 
 def make_training_set(london_dir: str | Path, out_dir: str | Path, *, variants: int = 6, seed: int = 0,
-                      faces: int | None = None, workers: int = 2) -> Path:
+                      faces: int | None = None, workers: int = 2, labels: str = "visible",
+                      tone_depth: bool = True) -> Path:
     """Render the London neutral faces into a wrinkle training folder.
 
     Parameters
@@ -171,12 +235,17 @@ def make_training_set(london_dir: str | Path, out_dir: str | Path, *, variants: 
         ``../shared/data/london`` (``neutral/NNN_03.jpg`` + ``.tem``, ``faces.csv``).
     out_dir : path
         Created; receives ``images/NAME.jpg`` (face crops, JPEG q95), ``masks/NAME.png``
-        (255 = wrinkle), ``ignore/NAME.png`` (255 = a crease of the source photo, unlabelled),
-        ``index.csv`` (name, subject, split, ipd_px, group) and ``LICENSE.txt``.
+        (255 = wrinkle), ``ignore/NAME.png`` (255 = unlabelled: a crease of the source photo, or
+        a drawn line too faint to see), ``index.csv`` (name, subject, split, ipd_px, group),
+        ``rendering.json`` (these settings) and ``LICENSE.txt``.
     variants : int
         Renderings per person.
     faces : int, optional
         Use only this many people (spread over the set), for quick runs.
+    labels : ``"visible"`` or ``"exact"``
+        Label only what the finished image shows, or every drawn pixel (module docstring).
+    tone_depth : bool
+        Deeper lines on darker skin (:func:`tone_depth_gain`).
 
     Returns
     -------
@@ -191,8 +260,10 @@ def make_training_set(london_dir: str | Path, out_dir: str | Path, *, variants: 
     splits = split_identities({p.stem.split("_")[0]: groups.get(p.stem.split("_")[0], "unknown") for p in paths}, seed)
     for sub in ("images", "masks", "ignore"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
-    tasks = [(p, out_dir, variants, seed, splits[p.stem.split("_")[0]], groups.get(p.stem.split("_")[0], "unknown"))
-             for p in paths]
+    if labels not in LABELS:
+        raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
+    tasks = [(p, out_dir, variants, seed, splits[p.stem.split("_")[0]], groups.get(p.stem.split("_")[0], "unknown"),
+              labels, tone_depth) for p in paths]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         rows = [r for face_rows in pool.map(_one_face, tasks) for r in face_rows]
     index = out_dir / "index.csv"
@@ -200,5 +271,9 @@ def make_training_set(london_dir: str | Path, out_dir: str | Path, *, variants: 
         writer = csv.DictWriter(fh, fieldnames=["name", "subject", "split", "ipd_px", "group"])
         writer.writeheader()
         writer.writerows(rows)
+    (out_dir / "rendering.json").write_text(json.dumps(
+        {"variants": variants, "seed": seed, "faces": len(paths), "labels": labels, "tone_depth": tone_depth,
+         "visible_texture_sds": VISIBLE_TEXTURE_SDS, "reference_skin_grey": REFERENCE_SKIN_GREY,
+         "max_tone_gain": MAX_TONE_GAIN}, indent=1) + "\n")
     (out_dir / "LICENSE.txt").write_text(f"Images derived from the {LICENCE}\n")
     return index

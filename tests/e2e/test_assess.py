@@ -131,7 +131,7 @@ def test_wrinkle_cli_mask(tmp_path):
     assert all(set(v) >= {"area_fraction", "length_per_cm2", "depth", "severity"} for v in d["regions"].values())
 
 
-@pytest.mark.parametrize("config_file", ["default.yaml", "classical.yaml"])
+@pytest.mark.parametrize("config_file", ["default.yaml", "classical.yaml", "visible.yaml"])
 def test_a_reused_baseline_analysis_gives_the_same_assessment(config_file, models):
     """A batch job analyses each baseline once for all its follow-ups: that must change nothing."""
     from outcomes.config import load_config

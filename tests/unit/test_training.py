@@ -481,10 +481,13 @@ def test_train_config_reads_yaml(tmp_path):
     assert cfg.sha256() != TrainWrinklesConfig(widths=(4, 8), patch=32, context=16, epochs=3).sha256()
 
 
-def test_shipped_training_config_is_valid():
-    """configs/train/wrinkles.yaml loads."""
-    cfg = load_train_config(REPO / "configs" / "train" / "wrinkles.yaml")
+@pytest.mark.parametrize(("config", "card"), [("wrinkles.yaml", "wrinkle_unet.card.json"),
+                                             ("wrinkles_visible.yaml", "visible/wrinkle_unet.card.json")])
+def test_shipped_training_configs_are_those_of_the_shipped_models(config, card):
+    """Each configs/train file loads and is, by its hash, the one its model in models/ was trained with."""
+    cfg = load_train_config(REPO / "configs" / "train" / config)
     assert cfg.patch % 2 ** (len(cfg.widths) - 1) == 0
+    assert cfg.sha256() == json.loads((REPO / "models" / card).read_text())["training"]["config_sha256"]
 
 
 @pytest.mark.parametrize(("text", "match"), [
@@ -611,6 +614,7 @@ def test_model_card_describes_the_run(trained):
     assert training["images"] == {"train": N_TRAIN, "val": N_IMAGES - N_TRAIN}
     assert training["val_subjects"] == ["s6", "s7"] and training["test_subjects"] == []
     assert training["epochs_run"] == 3 and 1 <= training["best_epoch"] <= 3
+    assert training["data_rendering"] is None  # a site's own folder: no rendering.json
     val = card["metrics"]["val"]
     assert "test" not in card["metrics"]
     assert val["n_images"] == N_IMAGES - N_TRAIN

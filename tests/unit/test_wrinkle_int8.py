@@ -9,7 +9,6 @@ from test_wrinkle_cnn import tiny_model
 
 from outcomes.errors import ModelError
 from outcomes.features.wrinkle_cnn import (
-    WrinkleUNet,
     _pick_precision,
     load_wrinkle_cnn,
     prepare_for_inference,

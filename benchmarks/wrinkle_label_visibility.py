@@ -30,8 +30,7 @@ import cv2
 import numpy as np
 from _common import shared_data
 
-from outcomes.simulate import london_anchors, read_tem
-from outcomes.simulate.wrinkles import VISIBLE_TEXTURE_SDS, render_wrinkles, wrinkle_darkening
+from outcomes.simulate import VISIBLE_TEXTURE_SDS, london_anchors, read_tem, render_wrinkles, wrinkle_darkening
 from outcomes.training.synthetic import skin_of, tone_depth_gain, training_wrinkles
 
 

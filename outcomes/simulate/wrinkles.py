@@ -321,7 +321,7 @@ def wrinkle_darkening(before: np.ndarray, rendered: np.ndarray, drawn: np.ndarra
     near = cv2.dilate(drawn.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     texture = luma - cv2.GaussianBlur(luma, (0, 0), 2.0)
     away = skin & ~near
-    return darkening, float(np.std(texture[away])) if away.any() else 0.0
+    return darkening, (float(np.std(texture[away])) if away.any() else 0.0)
 
 
 def visible_wrinkles(before: np.ndarray, rendered: np.ndarray, drawn: np.ndarray, skin: np.ndarray) -> np.ndarray:

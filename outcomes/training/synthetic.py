@@ -219,7 +219,8 @@ def _one_face(task: tuple) -> list[dict]:
         cv2.imwrite(str(out_dir / "images" / f"{name}.jpg"), cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_RGB2BGR),
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(str(out_dir / "masks" / f"{name}.png"), mask[y0:y1, x0:x1].astype(np.uint8) * 255)
-        cv2.imwrite(str(out_dir / "ignore" / f"{name}.png"), ((natural | unseen) & ~mask)[y0:y1, x0:x1].astype(np.uint8) * 255)
+        unlabelled = (natural | unseen) & ~mask
+        cv2.imwrite(str(out_dir / "ignore" / f"{name}.png"), unlabelled[y0:y1, x0:x1].astype(np.uint8) * 255)
         rows.append({"name": name, "subject": ident, "split": split, "ipd_px": f"{ipd:.2f}", "group": group})
     return rows
 

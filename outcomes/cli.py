@@ -179,9 +179,9 @@ def _train_wrinkles(args: argparse.Namespace) -> None:
                                 measure_ipd=measure)
     test = result.card_data["metrics"].get("test", result.card_data["metrics"]["val"])
     dice = test["by_threshold"][f"{config.threshold:g}"]["dice"]
-    print(f"{result.weights}  sha256 {result.sha256}\n{result.card}  best epoch {result.best_epoch} of "
-          f"{result.epochs_run}, {result.seconds:.0f} s, {'test' if 'test' in result.card_data['metrics'] else 'val'} "
-          f"Dice {dice:.3f}")
+    print(f"{result.weights}  sha256 {result.sha256}\n{result.card}  exported {result.exported} (best epoch "
+          f"{result.best_epoch} of {result.epochs_run}), {result.seconds:.0f} s, "
+          f"{'test' if 'test' in result.card_data['metrics'] else 'val'} Dice {dice:.3f}")
 
 
 class _LazyIpd:

@@ -199,9 +199,59 @@ def save_wrinkle_weights(model: WrinkleUNet, path: str | Path, metadata: dict | 
     return file_sha256(path)
 
 
+def read_wrinkle_unet(path: str | Path, sha256: str | None, device: str = "cpu") -> tuple[WrinkleUNet, dict, str]:
+    """The trainable network stored in a weights file, after checking its checksum.
+
+    Parameters
+    ----------
+    path : str or Path
+        Weights written by :func:`save_wrinkle_weights`.
+    sha256 : str or None
+        Expected checksum (hex); ``None`` skips the check.
+    device : {"cpu", "cuda"}
+
+    Returns
+    -------
+    model : WrinkleUNet
+        In training form (batch norm not folded), on ``device``.
+    metadata : dict
+        Extra entries saved with the weights.
+    sha256 : str
+        The file's actual checksum.
+
+    Raises
+    ------
+    ModelError
+        Missing file, checksum mismatch (names the file and both checksums), unreadable or
+        foreign file, or weights that do not fit the architecture they declare.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: wrinkle CNN weights not found")
+    data = path.read_bytes()  # read once: the bytes checked are the bytes loaded
+    actual = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and actual != sha256.lower():
+        raise ModelError(f"{path}: sha256 is {actual}, expected {sha256} — the weights file is corrupt or is not "
+                         "the configured model (set wrinkles.cnn_sha256 to the model card's sha256 after retraining)")
+    try:
+        blob = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as exc:  # pickle, zip and tensor errors all mean the same here
+        raise ModelError(f"{path}: not a readable torch weights file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise ModelError(f"{path}: expected weights format {WEIGHTS_FORMAT!r}, found {found!r}")
+    arch = blob.get("arch") or {}
+    try:
+        model = WrinkleUNet(tuple(arch["widths"]), int(arch["in_channels"]))
+        model.load_state_dict(blob["state_dict"], strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: weights do not match the declared architecture {arch}: {exc}") from exc
+    return model.to(device), dict(blob.get("metadata") or {}), actual
+
+
 def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto",
                      precision: str = "auto") -> WrinkleCNN:
-    """Load verified weights; never falls back to untrained ones.
+    """Load verified weights for inference; never falls back to untrained ones.
 
     Parameters
     ----------
@@ -217,36 +267,15 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto",
     Raises
     ------
     ModelError
-        Missing file, checksum mismatch (names the file and both checksums), unreadable or
-        foreign file, weights that do not fit the architecture they declare, or int8 asked
-        for where it cannot run (no stored scales, a CUDA device, a torch without the engine).
+        As :func:`read_wrinkle_unet`, or int8 asked for where it cannot run (no stored
+        scales, a CUDA device, a torch without the engine).
     """
     if precision not in CNN_PRECISIONS:
         raise ValueError(f"precision must be one of {list(CNN_PRECISIONS)}, got {precision!r}")
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: wrinkle CNN weights not found")
-    data = path.read_bytes()  # read once: the bytes checked are the bytes loaded
-    actual = hashlib.sha256(data).hexdigest()
-    if sha256 is not None and actual != sha256.lower():
-        raise ModelError(f"{path}: sha256 is {actual}, expected {sha256} — the weights file is corrupt or is not "
-                         "the configured model (set wrinkles.cnn_sha256 to the model card's sha256 after retraining)")
     dev = pick_device(device)
-    try:
-        blob = torch.load(io.BytesIO(data), map_location=dev, weights_only=True)
-    except Exception as exc:  # pickle, zip and tensor errors all mean the same here
-        raise ModelError(f"{path}: not a readable torch weights file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
-        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
-        raise ModelError(f"{path}: expected weights format {WEIGHTS_FORMAT!r}, found {found!r}")
-    arch = blob.get("arch") or {}
-    try:
-        model = WrinkleUNet(tuple(arch["widths"]), int(arch["in_channels"]))
-        model.load_state_dict(blob["state_dict"], strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{path}: weights do not match the declared architecture {arch}: {exc}") from exc
-    model = prepare_for_inference(model.to(dev))
-    metadata = dict(blob.get("metadata") or {})
+    model, metadata, actual = read_wrinkle_unet(path, sha256, dev)
+    model = prepare_for_inference(model)
     chosen = _pick_precision(precision, dev, metadata, path)
     if chosen == "int8":
         from outcomes.features.wrinkle_int8 import QPARAMS_KEY, quantize_unet

@@ -22,16 +22,19 @@ from outcomes.features.wrinkles import WrinkleMap, detect_wrinkles, response_par
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def resolve_weights(path: str | Path) -> Path:
-    """A configured weights path: absolute as given; relative, in the project folder, then the working folder."""
+def resolve_weights(path: str | Path,
+                    setting: str = "wrinkles.cnn_weights; set wrinkles.detector: classical to run without the CNN") -> Path:
+    """A configured weights path: absolute as given; relative, in the project folder, then the working folder.
+
+    ``setting`` names where the path came from, for the error when it is not found.
+    """
     path = Path(path)
     if path.is_absolute():
         return path
     for base in (PROJECT_DIR, Path.cwd()):
         if (base / path).is_file():
             return base / path
-    raise ModelError(f"{path}: wrinkle CNN weights not found in {PROJECT_DIR} or {Path.cwd()} "
-                     "(wrinkles.cnn_weights; set wrinkles.detector: classical to run without the CNN)")
+    raise ModelError(f"{path}: wrinkle CNN weights not found in {PROJECT_DIR} or {Path.cwd()} ({setting})")
 
 
 def load_configured_cnn(config: WrinkleConfig):  # noqa: ANN201 - WrinkleCNN | None, torch imported lazily

@@ -39,8 +39,9 @@ def int8_section(int8: dict | None) -> dict:
 
 def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: str, config: dict, config_sha256: str,
                      data_dir: Path, samples: list, fingerprint: str, metrics: dict, history: list, best_epoch: int,
-                     seconds: float, device: str, int8: dict | None = None) -> dict:
-    """Write the card and return it as a dict (``int8``: from :func:`~outcomes.training.int8.int8_export`)."""
+                     seconds: float, device: str, int8: dict | None = None, selection: dict | None = None) -> dict:
+    """Write the card and return it as a dict (``int8``: from :func:`~outcomes.training.int8.int8_export`;
+    ``selection``: which weights were exported and why, with the starting weights and the average when used)."""
     subjects = {split: sorted({s.subject for s in samples if s.split == split}) for split in ("train", "val", "test")}
     licence = data_dir / "LICENSE.txt"
     rendering = data_dir / "rendering.json"  # written by `outcomes train wrinkle-data`; absent for a site's own data
@@ -82,6 +83,7 @@ def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: s
             "groups": dict(Counter(s.group for s in samples if s.split == "train")),
             "epochs_run": len(history),
             "best_epoch": best_epoch,
+            "selection": selection,
             "training_seconds": round(seconds, 1),
             "device": device,
             "machine": f"{platform.machine()} {torch.get_num_threads()} threads",

@@ -20,6 +20,7 @@ import pytest
 from outcomes.errors import ConfigError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WORK_IPD, WrinkleUNet, file_sha256, load_wrinkle_cnn
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY
+from outcomes.training.averaging import recompute_batch_norm, running_average
 from outcomes.training.config import TrainWrinklesConfig, load_train_config
 from outcomes.training.data import PatchSampler, WrinkleSample, read_wrinkle_folder
 from outcomes.training.metrics import counts, scores
@@ -482,7 +483,8 @@ def test_train_config_reads_yaml(tmp_path):
 
 
 @pytest.mark.parametrize(("config", "card"), [("wrinkles.yaml", "wrinkle_unet.card.json"),
-                                             ("wrinkles_visible.yaml", "visible/wrinkle_unet.card.json")])
+                                             ("wrinkles_visible.yaml", "visible/wrinkle_unet.card.json"),
+                                             ("wrinkles_visible_swa.yaml", "visible_swa/wrinkle_unet.card.json")])
 def test_shipped_training_configs_are_those_of_the_shipped_models(config, card):
     """Each configs/train file loads and is, by its hash, the one its model in models/ was trained with."""
     cfg = load_train_config(REPO / "configs" / "train" / config)
@@ -715,6 +717,133 @@ def test_bad_training_config_is_a_cli_error(tmp_path):
     config.write_text("epoch: 3\n")
     run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "o"))
     assert run.rc == 1 and "epoch" in run.err and "unknown key" in run.err
+
+
+# --------------------------------------------------------------------------- fine-tuning and weight averaging
+
+
+def test_running_average_is_the_mean_of_the_states():
+    """Float entries become the arithmetic mean of every state added; integer counters the latest."""
+    import torch
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+    states, average = [], None
+    for k in range(3):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.fill_(float(k + 1))
+        net[1].num_batches_tracked.fill_(10 * k)
+        states.append({n: v.clone() for n, v in net.state_dict().items()})
+        average = running_average(average, net, k)
+    assert torch.allclose(average["0.weight"], torch.full_like(states[0]["0.weight"], 2.0))
+    assert int(average["1.num_batches_tracked"]) == 20
+    with pytest.raises(ValueError, match="earlier average"):
+        running_average(None, net, 2)
+
+
+def test_batch_norm_statistics_are_the_mean_over_the_batches():
+    """Recomputed running mean/var are the plain means of the batches' statistics; no batches leave them."""
+    import torch
+    gen = torch.Generator().manual_seed(0)
+    bn = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
+    batches = [torch.randn(4, 3, 8, 8, generator=gen) * (k + 1) + k for k in range(3)]
+    n = recompute_batch_norm(bn, iter(batches), "cpu")
+    assert n == 3 and not bn.training and bn[0].momentum == 0.1
+    means = torch.stack([b.mean(dim=(0, 2, 3)) for b in batches]).mean(0)
+    variances = torch.stack([b.transpose(0, 1).reshape(3, -1).var(dim=1) for b in batches]).mean(0)
+    assert torch.allclose(bn[0].running_mean, means, atol=1e-5)
+    assert torch.allclose(bn[0].running_var, variances, atol=1e-4)
+    before = bn[0].running_mean.clone()
+    assert recompute_batch_norm(bn, iter([]), "cpu") == 0
+    assert torch.equal(bn[0].running_mean, before)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("init_weights: models/wrinkle_unet.pt\n", "init_sha256"),
+    ("epochs: 0\n", "epochs"),
+    ("epochs: 0\nswa_epochs: 2\n", "epochs"),  # averaging alone needs starting weights
+    ("swa_epochs: -1\n", "swa_epochs"),
+    ("swa_learning_rate: 0\n", "swa_learning_rate"),
+    ("init_sha256: 12\n", "expected text"),
+])
+def test_fine_tuning_settings_are_checked(tmp_path, text, match):
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(path)
+
+
+def test_later_settings_change_the_hash_only_when_set():
+    """Fine-tuning and averaging settings at their defaults leave the hash of older configs alone."""
+    base = TrainWrinklesConfig()
+    assert TrainWrinklesConfig(swa_learning_rate=base.swa_learning_rate).sha256() == base.sha256()
+    assert TrainWrinklesConfig(swa_epochs=3).sha256() != base.sha256()
+    assert TrainWrinklesConfig(init_weights="a.pt", init_sha256="0" * 64).sha256() != base.sha256()
+
+
+def fine_tune_yaml(trained: Trained, *, epochs: int, swa_epochs: int, sha: str | None = None) -> str:
+    weights = trained.out / "wrinkle_unet.pt"
+    return (TINY_YAML.format(epochs=epochs) + f"init_weights: {weights}\ninit_sha256: {sha or file_sha256(weights)}\n"
+            f"swa_epochs: {swa_epochs}\n")
+
+
+def test_fine_tuning_starts_from_the_given_weights_and_averages(trained, tmp_path):
+    """Averaging alone: the starting weights are scored first, then 2 averaged epochs; the card says which
+    weights were exported and why, and a rerun resumes without training."""
+    config = tmp_path / "ft.yaml"
+    config.write_text(fine_tune_yaml(trained, epochs=0, swa_epochs=2))
+    args = ("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "o"))
+    run = run_cli(*args)
+    assert run.rc == 0, run.err
+    assert "starting weights wrinkle_unet.pt: val Dice" in run.err and "average of 2 epochs: val Dice" in run.err
+    card = card_of(tmp_path / "o")
+    selection = card["training"]["selection"]
+    assert selection["starting_weights"]["sha256"] == card_of(trained.out)["sha256"]
+    assert 0.0 <= selection["starting_weights"]["val_dice"] <= 1.0
+    assert selection["averaging"]["epochs"] == 2 and 0.0 <= selection["averaging"]["val_dice"] <= 1.0
+    assert [(h["epoch"], h.get("averaged")) for h in card["history"]] == [(1, True), (2, True)]
+    beaten = selection["averaging"]["val_dice"] > selection["starting_weights"]["val_dice"]
+    assert selection["exported"] == ("average" if beaten else "starting weights")
+    assert f"exported {selection['exported']}" in run.out
+    exported = torch_state(tmp_path / "o" / "wrinkle_unet.pt")
+    start = torch_state(trained.out / "wrinkle_unet.pt")
+    assert beaten != all(np.array_equal(exported[k], start[k]) for k in start)
+    rerun = run_cli(*args)
+    assert rerun.rc == 0 and "resuming after epoch 2" in rerun.err and "epoch   1" not in rerun.err
+    assert card_of(tmp_path / "o")["training"]["selection"] == selection
+
+
+def torch_state(path: Path) -> dict:
+    import torch
+
+    return {k: v.numpy() for k, v in torch.load(path, weights_only=True)["state_dict"].items()}
+
+
+def test_averaging_follows_the_main_schedule(trained, tmp_path):
+    """2 scheduled epochs then 2 averaged ones: four history rows, the last two marked averaged."""
+    config = tmp_path / "t.yaml"
+    config.write_text(TINY_YAML.format(epochs=2) + "swa_epochs: 2\n")
+    run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "o"))
+    assert run.rc == 0, run.err
+    card = card_of(tmp_path / "o")
+    assert [h.get("averaged", False) for h in card["history"]] == [False, False, True, True]
+    assert card["training"]["selection"]["exported"] in ("average", "best epoch")
+    assert 1 <= card["training"]["best_epoch"] <= 2
+
+
+def test_wrong_starting_weights_are_refused(trained, tmp_path):
+    """A wrong checksum names the file and both checksums, other widths name both, a missing file names the
+    path and the setting (exit 1 each, nothing trained)."""
+    config = tmp_path / "ft.yaml"
+    config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0, sha="ab" * 32))
+    run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "o"))
+    assert run.rc == 1 and "wrinkle_unet.pt" in run.err and "ab" * 32 in run.err
+    config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0).replace("widths: [4, 8]", "widths: [4, 16]"))
+    run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "p"))
+    assert run.rc == 1 and "[4, 8]" in run.err and "[4, 16]" in run.err
+    assert not (tmp_path / "p" / "wrinkle_unet.pt").exists()
+    config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0).replace(str(trained.out), "no/such/run"))
+    run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "q"))
+    assert run.rc == 1 and "no/such/run/wrinkle_unet.pt" in run.err and "init_weights" in run.err
 
 
 # --------------------------------------------------------------------------- import boundaries

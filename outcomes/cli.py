@@ -179,8 +179,11 @@ def _train_wrinkles(args: argparse.Namespace) -> None:
                                 measure_ipd=measure)
     test = result.card_data["metrics"].get("test", result.card_data["metrics"]["val"])
     dice = test["by_threshold"][f"{config.threshold:g}"]["dice"]
-    print(f"{result.weights}  sha256 {result.sha256}\n{result.card}  exported {result.exported} (best epoch "
-          f"{result.best_epoch} of {result.epochs_run}), {result.seconds:.0f} s, "
+    selection = result.card_data["training"]["selection"]
+    exported = {"average": f"the average of {(selection.get('averaging') or {}).get('epochs')} averaged epochs",
+                "starting weights": "the starting weights (training did not beat them on val)",
+                }.get(result.exported, f"best epoch {result.best_epoch} of {result.epochs_run}")
+    print(f"{result.weights}  sha256 {result.sha256}\n{result.card}  exported {exported}, {result.seconds:.0f} s, "
           f"{'test' if 'test' in result.card_data['metrics'] else 'val'} Dice {dice:.3f}")
 
 

@@ -199,7 +199,11 @@ def save_wrinkle_weights(model: WrinkleUNet, path: str | Path, metadata: dict | 
     return file_sha256(path)
 
 
-def read_wrinkle_unet(path: str | Path, sha256: str | None, device: str = "cpu") -> tuple[WrinkleUNet, dict, str]:
+_CONFIGURED_MODEL = "set wrinkles.cnn_sha256 to the model card's sha256 after retraining"
+
+
+def read_wrinkle_unet(path: str | Path, sha256: str | None, device: str = "cpu",
+                      setting: str = _CONFIGURED_MODEL) -> tuple[WrinkleUNet, dict, str]:
     """The trainable network stored in a weights file, after checking its checksum.
 
     Parameters
@@ -209,6 +213,8 @@ def read_wrinkle_unet(path: str | Path, sha256: str | None, device: str = "cpu")
     sha256 : str or None
         Expected checksum (hex); ``None`` skips the check.
     device : {"cpu", "cuda"}
+    setting : str
+        What to change when the checksum differs (ends the error message).
 
     Returns
     -------
@@ -232,7 +238,7 @@ def read_wrinkle_unet(path: str | Path, sha256: str | None, device: str = "cpu")
     actual = hashlib.sha256(data).hexdigest()
     if sha256 is not None and actual != sha256.lower():
         raise ModelError(f"{path}: sha256 is {actual}, expected {sha256} — the weights file is corrupt or is not "
-                         "the configured model (set wrinkles.cnn_sha256 to the model card's sha256 after retraining)")
+                         f"the configured model ({setting})")
     try:
         blob = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as exc:  # pickle, zip and tensor errors all mean the same here

@@ -28,7 +28,7 @@ def running_average(average: dict[str, torch.Tensor] | None, model: nn.Module, c
         return current
     if set(average) != set(current):
         raise ValueError("the model's state does not have the averaged entries")
-    return {k: a + (current[k] - a) / (count + 1) if a.is_floating_point() else current[k]
+    return {k: a.cpu() + (current[k] - a.cpu()) / (count + 1) if a.is_floating_point() else current[k]
             for k, a in average.items()}
 
 
@@ -49,7 +49,8 @@ def recompute_batch_norm(model: nn.Module, batches: Iterable[torch.Tensor], devi
         Number of batches used. With none, the statistics are left as they were.
     """
     layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = {m: (m.running_mean.clone(), m.running_var.clone(), m.momentum) for m in layers}
+    saved = {m: (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(), m.momentum)
+             for m in layers}
     for m in layers:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: every batch counts the same
@@ -60,10 +61,11 @@ def recompute_batch_norm(model: nn.Module, batches: Iterable[torch.Tensor], devi
             model(x.to(device, memory_format=torch.channels_last))
             n += 1
     for m in layers:
-        mean, var, momentum = saved[m]
+        mean, var, tracked, momentum = saved[m]
         if n == 0:
             m.running_mean.copy_(mean)
             m.running_var.copy_(var)
+            m.num_batches_tracked.copy_(tracked)
         m.momentum = momentum
     model.eval()
     return n

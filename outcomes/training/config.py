@@ -52,7 +52,9 @@ class TrainWrinklesConfig:
     # of random ones: fine-tuning, e.g. on a site's own annotations. Relative paths are looked
     # up in the project folder, then the working folder. ``init_sha256`` must be its checksum,
     # so the config hash pins the starting point. The starting weights are scored on val first
-    # and stay the export unless training beats them.
+    # and stay the export unless training beats them. Fine-tune with ``epochs: 0`` and
+    # ``swa_epochs``: a new one-cycle schedule warms up to a high rate, which scores below the
+    # starting weights at first, so ``patience`` may stop it before it recovers.
     init_weights: str | None = None
     init_sha256: str | None = None
     # Weight averaging (SWA, Izmailov et al. 2018): after the main schedule (or its early stop)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from outcomes.errors import ConfigError, TrainingDataError
+from outcomes.errors import ConfigError, ModelError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WrinkleUNet, pick_device, read_wrinkle_unet, save_wrinkle_weights
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY
 from outcomes.training.averaging import recompute_batch_norm, running_average
@@ -93,7 +93,10 @@ def _starting_weights(config: TrainWrinklesConfig, device: str) -> tuple[Wrinkle
     from outcomes.features.wrinkle_fusion import resolve_weights
 
     path = resolve_weights(config.init_weights, "init_weights in the training config")
-    model, _, _ = read_wrinkle_unet(path, config.init_sha256, device)
+    if not path.is_file():  # an absolute path is returned unchecked
+        raise ModelError(f"{path}: starting weights not found (init_weights in the training config)")
+    model, _, _ = read_wrinkle_unet(path, config.init_sha256, device,
+                                    "init_sha256 in the training config must be the starting weights' card sha256")
     if model.widths != tuple(config.widths):
         raise ConfigError(f"init_weights: {path} has widths {list(model.widths)}, but the config says "
                           f"{list(config.widths)}; set widths to the starting weights'")
@@ -177,7 +180,7 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
             ckpt_path.unlink()
         else:
             try:
-                ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+                ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # loaders move to the device
             except Exception as exc:  # a run killed mid-write, or a foreign file
                 raise ConfigError(f"{ckpt_path}: unreadable checkpoint ({type(exc).__name__}: {exc}); use another "
                                   "--out folder or --no-resume") from exc

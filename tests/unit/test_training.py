@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import shutil
@@ -25,6 +27,7 @@ from outcomes.training.config import TrainWrinklesConfig, load_train_config
 from outcomes.training.data import PatchSampler, WrinkleSample, read_wrinkle_folder
 from outcomes.training.metrics import counts, scores
 from outcomes.training.synthetic import split_identities
+from outcomes.training.trainer import train_wrinkles
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 96
@@ -775,7 +778,10 @@ def test_fine_tuning_settings_are_checked(tmp_path, text, match):
 def test_later_settings_change_the_hash_only_when_set():
     """Fine-tuning and averaging settings at their defaults leave the hash of older configs alone."""
     base = TrainWrinklesConfig()
-    assert TrainWrinklesConfig(swa_learning_rate=base.swa_learning_rate).sha256() == base.sha256()
+    # the hash as it was computed before these settings existed
+    older = {k: v for k, v in dataclasses.asdict(base).items() if k not in (
+        "device", "workers", "int8_calibration_images", "init_weights", "init_sha256", "swa_epochs", "swa_learning_rate")}
+    assert base.sha256() == hashlib.sha256(json.dumps(older, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert TrainWrinklesConfig(swa_epochs=3).sha256() != base.sha256()
     assert TrainWrinklesConfig(init_weights="a.pt", init_sha256="0" * 64).sha256() != base.sha256()
 
@@ -803,7 +809,7 @@ def test_fine_tuning_starts_from_the_given_weights_and_averages(trained, tmp_pat
     assert [(h["epoch"], h.get("averaged")) for h in card["history"]] == [(1, True), (2, True)]
     beaten = selection["averaging"]["val_dice"] > selection["starting_weights"]["val_dice"]
     assert selection["exported"] == ("average" if beaten else "starting weights")
-    assert f"exported {selection['exported']}" in run.out
+    assert ("exported the average of 2 averaged epochs" if beaten else "exported the starting weights") in run.out
     exported = torch_state(tmp_path / "o" / "wrinkle_unet.pt")
     start = torch_state(trained.out / "wrinkle_unet.pt")
     assert beaten != all(np.array_equal(exported[k], start[k]) for k in start)
@@ -830,20 +836,55 @@ def test_averaging_follows_the_main_schedule(trained, tmp_path):
     assert 1 <= card["training"]["best_epoch"] <= 2
 
 
+class _Interrupted(Exception):
+    pass
+
+
+def test_a_run_interrupted_while_averaging_resumes_to_the_same_weights(trained, tmp_path):
+    """Killed after the first of 2 averaged epochs was checkpointed, the same run resumes at the second and
+    exports the weights an uninterrupted run does."""
+    config = tmp_path / "t.yaml"
+    config.write_text(fine_tune_yaml(trained, epochs=0, swa_epochs=2))
+    cfg = load_train_config(config)
+
+    def stop_at_second_epoch(line: str) -> None:
+        if line.startswith("epoch   2"):
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        train_wrinkles(cfg, trained.data, tmp_path / "cut", progress=False, log=stop_at_second_epoch)
+    lines: list[str] = []
+    resumed = train_wrinkles(cfg, trained.data, tmp_path / "cut", progress=False, log=lines.append)
+    assert lines[0].startswith("resuming after epoch 1") and not any(line.startswith("epoch   1") for line in lines)
+    whole = train_wrinkles(cfg, trained.data, tmp_path / "whole", progress=False, log=lambda line: None)
+    assert resumed.exported == whole.exported
+    a, b = torch_state(resumed.weights), torch_state(whole.weights)
+    assert all(np.allclose(a[k], b[k], atol=1e-6) for k in a)
+    import torch
+
+    # the averages themselves, whichever weights were exported
+    cut, full = (torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in ("cut", "whole"))
+    assert cut["swa_count"] == full["swa_count"] == 2
+    assert all(torch.allclose(cut["swa_state"][k].float(), full["swa_state"][k].float(), atol=1e-6)
+               for k in full["swa_state"])
+
+
 def test_wrong_starting_weights_are_refused(trained, tmp_path):
     """A wrong checksum names the file and both checksums, other widths name both, a missing file names the
     path and the setting (exit 1 each, nothing trained)."""
     config = tmp_path / "ft.yaml"
     config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0, sha="ab" * 32))
     run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "o"))
-    assert run.rc == 1 and "wrinkle_unet.pt" in run.err and "ab" * 32 in run.err
+    assert run.rc == 1 and "wrinkle_unet.pt" in run.err and "ab" * 32 in run.err and "init_sha256" in run.err
     config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0).replace("widths: [4, 8]", "widths: [4, 16]"))
     run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "p"))
     assert run.rc == 1 and "[4, 8]" in run.err and "[4, 16]" in run.err
     assert not (tmp_path / "p" / "wrinkle_unet.pt").exists()
-    config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0).replace(str(trained.out), "no/such/run"))
-    run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out", str(tmp_path / "q"))
-    assert run.rc == 1 and "no/such/run/wrinkle_unet.pt" in run.err and "init_weights" in run.err
+    for missing in ("no/such/run", str(tmp_path / "absent")):
+        config.write_text(fine_tune_yaml(trained, epochs=1, swa_epochs=0).replace(str(trained.out), missing))
+        run = run_cli("train", "wrinkles", "--config", str(config), "--data", str(trained.data), "--out",
+                      str(tmp_path / "q"))
+        assert run.rc == 1 and f"{missing}/wrinkle_unet.pt" in run.err and "init_weights" in run.err
 
 
 # --------------------------------------------------------------------------- import boundaries

@@ -15,20 +15,25 @@ import torch
 from torch import nn
 
 
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's state dict on the CPU (detached from the graph)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def running_average(average: dict[str, torch.Tensor] | None, model: nn.Module, count: int) -> dict[str, torch.Tensor]:
-    """``average`` of ``count`` earlier states updated with ``model``'s current state, on the CPU.
+    """``average`` (on the CPU) of ``count`` earlier states updated with ``model``'s current state.
 
     Floating-point entries (weights, biases, batch-norm statistics) are averaged; integer ones
     (batch counters) are the latest. ``average=None`` with ``count=0`` starts one.
     """
     if (average is None) != (count == 0):
         raise ValueError(f"an average of {count} states needs {'no' if count == 0 else 'an'} earlier average")
-    current = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    current = cpu_state(model)
     if average is None:
         return current
     if set(average) != set(current):
         raise ValueError("the model's state does not have the averaged entries")
-    return {k: a.cpu() + (current[k] - a.cpu()) / (count + 1) if a.is_floating_point() else current[k]
+    return {k: a + (current[k] - a) / (count + 1) if a.is_floating_point() else current[k]
             for k, a in average.items()}
 
 

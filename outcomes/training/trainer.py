@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from outcomes.errors import ConfigError, ModelError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WrinkleUNet, pick_device, read_wrinkle_unet, save_wrinkle_weights
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY
-from outcomes.training.averaging import recompute_batch_norm, running_average
+from outcomes.training.averaging import cpu_state, recompute_batch_norm, running_average
 from outcomes.training.card import write_model_card
 from outcomes.training.config import TrainWrinklesConfig
 from outcomes.training.data import IGNORE_LABEL, PatchSampler, WrinkleSample, read_wrinkle_folder, spread_evenly
@@ -126,11 +126,6 @@ def _train_epoch(model: WrinkleUNet, sampler: PatchSampler, config: TrainWrinkle
     return float(np.mean(losses))
 
 
-def _batch_norm_inputs(sampler: PatchSampler, batch_size: int):  # noqa: ANN202 - generator of tensors
-    for i in range(0, len(sampler), batch_size):
-        yield torch.from_numpy(np.stack([sampler[j][0] for j in range(i, min(i + batch_size, len(sampler)))]))
-
-
 def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: str | Path, *, resume: bool = True,
                    progress: bool = True, measure_ipd: Callable[[np.ndarray], float] | None = None,
                    log: Callable[[str], None] | None = None) -> TrainResult:
@@ -214,8 +209,8 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
 
     if init_name is not None and state["init_dice"] is None:
         # the starting weights are the model to beat: a fine-tune that does not help exports them unchanged
-        state.update(init_dice=val_dice(model)["dice"], best_state=_cpu_state(model))
-        state["best_dice"] = state["init_dice"]
+        dice = val_dice(model)["dice"]
+        state.update(init_dice=dice, best_dice=dice, best_state=cpu_state(model))
         log(f"starting weights {init_name}: val Dice {state['init_dice']:.3f}")
         save_checkpoint()
 
@@ -235,7 +230,7 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience and not state["swa_count"]:
         m = run_epoch(f"epoch {state['epoch'] + 1}/{config.epochs}", scheduled=True)
         if m["dice"] > state["best_dice"]:
-            state.update(best_dice=m["dice"], best_epoch=state["epoch"], bad_epochs=0, best_state=_cpu_state(model))
+            state.update(best_dice=m["dice"], best_epoch=state["epoch"], bad_epochs=0, best_state=cpu_state(model))
         else:
             state["bad_epochs"] += 1
         if state["bad_epochs"] >= config.patience:
@@ -256,8 +251,8 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
         bn_sampler = PatchSampler(by_split["train"], patch=config.patch, context=config.context,
                                   positive_fraction=config.positive_fraction, length=BATCH_NORM_PATCHES,
                                   seed=config.seed + 1, balance_groups=config.balance_groups)
-        recompute_batch_norm(model, _batch_norm_inputs(bn_sampler, config.batch_size), device)
-        state.update(swa_state=_cpu_state(model), swa_dice=val_dice(model)["dice"])
+        recompute_batch_norm(model, (x for x, _ in DataLoader(bn_sampler, batch_size=config.batch_size)), device)
+        state.update(swa_state=cpu_state(model), swa_dice=val_dice(model)["dice"])
         state["seconds"] += time.perf_counter() - t0
         log(f"average of {state['swa_count']} epochs: val Dice {state['swa_dice']:.3f} (best epoch "
             f"{state['best_epoch']}: {state['best_dice']:.3f})")
@@ -297,6 +292,3 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     return TrainResult(weights=weights, card=out_dir / CARD_NAME, sha256=sha, best_epoch=state["best_epoch"],
                        epochs_run=state["epoch"], seconds=seconds, card_data=card, exported=exported)
 
-
-def _cpu_state(model: WrinkleUNet) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

@@ -16,7 +16,7 @@ would mark it: mask pixels the rendering darkens by more than twice the skin's f
 texture (sd of luma minus its Gaussian blur, sigma 2 px, on the untouched photo; see
 ``benchmarks/wrinkle_label_visibility.py``). Detections on the invisible rest of the mask
 are neither hits nor misses there. Also timed: the CNN on one 1350×1350 photo (crop,
-resample, tiles, back).
+resample, tiles, back; the mirror image too when the config sets ``wrinkles.cnn_mirror_average``).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
                                      [--config YAML]
@@ -100,7 +100,7 @@ def main() -> None:
             t0 = time.perf_counter()
             classical = detect_wrinkles(rendered, ipd, skin)
             t1 = time.perf_counter()
-            prob = wrinkle_probability(cnn, rendered, ipd, skin)
+            prob = wrinkle_probability(cnn, rendered, ipd, skin, mirror_average=config.wrinkles.cnn_mirror_average)
             t2 = time.perf_counter()
             classical_ms.append((t1 - t0) * 1e3)
             cnn_ms.append((t2 - t1) * 1e3)
@@ -118,7 +118,8 @@ def main() -> None:
             per_face[d, scoring].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
         visible_by_face.append((eth, tone, float(np.mean(visible_share))))
     print(f"{len(paths)} held-out ({args.split}) London faces × {args.renders} renders, simulated severity 0.3-1.0, "
-          f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}… ({cnn.precision}), "
+          f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}… ({cnn.precision}"
+          f"{', mirror-averaged' if config.wrinkles.cnn_mirror_average else ''}), "
           f"torch threads {torch.get_num_threads()}")
     faces = per_face["classical", "exact"]
     groups = ["all"] + sorted({e for e, *_ in faces}) + sorted({t for _, t, *_ in faces})

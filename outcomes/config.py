@@ -168,6 +168,11 @@ class WrinkleConfig:
     # otherwise and on CUDA; int8 or float32 force one.
     cnn_precision: str = "auto"
     cnn_weight: float = 0.5
+    # Average the CNN's logits over the photo and its mirror image (twice the network
+    # time, ~0.16 s more a photo in int8). Off by default: with the default model it
+    # moved val Dice by less than 0.01 either way; configs/visible.yaml turns it on
+    # (models/README.md).
+    cnn_mirror_average: bool = False
     # A pixel is a wrinkle where the fused (or CNN) score reaches this.
     threshold: float = 0.5
 
@@ -196,9 +201,22 @@ class Config:
     gais: ScorerParams = field(default_factory=ScorerParams)
 
     def sha256(self) -> str:
-        """Hash of the resolved configuration (all values, defaults included)."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        """Hash of the resolved configuration (all values, defaults included).
+
+        Settings added after release (``_LATER_SETTINGS``) count only when they differ from
+        their defaults, so calibrated scorers, reusable baselines and batch jobs made with an
+        earlier version keep matching the configuration they were made with.
+        """
+        values = dataclasses.asdict(self)
+        for section, name in _LATER_SETTINGS:
+            if getattr(getattr(self, section), name) == type(getattr(self, section)).__dataclass_fields__[name].default:
+                del values[section][name]
+        text = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+# (section, setting) added after configurations were first hashed.
+_LATER_SETTINGS = (("wrinkles", "cnn_mirror_average"),)
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -385,4 +385,5 @@ def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = 
     detector = {"name": wmap.detector, "kind": kind[wmap.detector]}
     if models.wrinkle_cnn is not None and wmap.detector != "classical":
         detector["model_sha256"] = models.wrinkle_cnn.sha256
+        detector["mirror_average"] = config.wrinkles.cnn_mirror_average
     return PhotoWrinkles(photo=photo, mask=wmap.mask, regions=features, omitted=regions.omitted, detector=detector)

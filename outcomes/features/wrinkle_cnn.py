@@ -385,7 +385,8 @@ def predict_logits(model: nn.Module, x: np.ndarray, device: str = "cpu", tile: i
     return out[:h, :w]
 
 
-def wrinkle_probability(cnn: WrinkleCNN, rgb: np.ndarray, ipd_px: float, roi: np.ndarray | None = None) -> np.ndarray:
+def wrinkle_probability(cnn: WrinkleCNN, rgb: np.ndarray, ipd_px: float, roi: np.ndarray | None = None,
+                        mirror_average: bool = False) -> np.ndarray:
     """Per-pixel wrinkle probability of one photo.
 
     Parameters
@@ -397,6 +398,9 @@ def wrinkle_probability(cnn: WrinkleCNN, rgb: np.ndarray, ipd_px: float, roi: np
     roi : ndarray, shape (H, W), bool, optional
         Where to look; the network runs on its bounding box (plus 0.1 IPD of context) and
         the result is 0 outside it.
+    mirror_average : bool
+        Also run the network on the left-right mirror image and average the two logits
+        (test-time augmentation; training mirrors patches too). Twice the network time.
 
     Returns
     -------
@@ -427,7 +431,14 @@ def wrinkle_probability(cnn: WrinkleCNN, rgb: np.ndarray, ipd_px: float, roi: np
     keep = None
     if roi is not None:
         keep = cv2.resize(roi[y0:y1, x0:x1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    logits = predict_logits(cnn.model, cnn_input(work), cnn.device, keep=keep)
+    x = cnn_input(work)
+    logits = predict_logits(cnn.model, x, cnn.device, keep=keep)
+    if mirror_average:
+        # The input filter is a symmetric blur with mirrored borders, so the mirrored photo's
+        # input is the mirrored input.
+        mirrored = predict_logits(cnn.model, np.ascontiguousarray(x[:, :, ::-1]), cnn.device,
+                                  keep=None if keep is None else np.ascontiguousarray(keep[:, ::-1]))
+        logits = 0.5 * (logits + mirrored[:, ::-1])
     prob = 1.0 / (1.0 + np.exp(-logits))
     prob = cv2.resize(prob, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     out[y0:y1, x0:x1] = np.clip(prob, 0.0, 1.0)

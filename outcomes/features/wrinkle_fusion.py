@@ -73,8 +73,8 @@ def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn, config: 
         raise ModelError(f"wrinkles.detector is {config.detector!r} but no wrinkle CNN was loaded")
     from outcomes.features.wrinkle_cnn import wrinkle_probability
 
-    prob = wrinkle_probability(cnn, rgb, ipd_px, roi)
-    params = {"threshold": config.threshold, "model_sha256": cnn.sha256}
+    prob = wrinkle_probability(cnn, rgb, ipd_px, roi, mirror_average=config.cnn_mirror_average)
+    params = {"threshold": config.threshold, "model_sha256": cnn.sha256, "mirror_average": config.cnn_mirror_average}
     if config.detector == "cnn":
         return WrinkleMap(response=prob, mask=(prob >= config.threshold) & roi, ipd_px=float(ipd_px),
                           detector="cnn", params=params)

@@ -73,4 +73,5 @@ def test_fused_detector_on_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     d = json.loads(js.read_text())
     assert d["detector"]["name"] == "cnn+classical" and d["detector"]["model_sha256"] == Config().wrinkles.cnn_sha256
+    assert d["detector"]["mirror_average"] is False
     assert len(d["regions"]) >= 10

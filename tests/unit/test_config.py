@@ -14,6 +14,7 @@ from outcomes.config import (
     Config,
     InputConfig,
     LandmarkConfig,
+    WrinkleConfig,
     config_from_mapping,
     load_config,
 )
@@ -266,11 +267,20 @@ def test_sha256_is_stable():
         Config(alignment=AlignmentConfig(refine=False)),
         Config(alignment=AlignmentConfig(refine_ipd_px=(60.0,))),
         Config(alignment=AlignmentConfig(qc=AlignmentQCConfig(max_out_of_frame=0.5))),
+        Config(wrinkles=WrinkleConfig(cnn_mirror_average=True)),
     ],
 )
 def test_sha256_changes_when_a_value_changes(changed):
     assert changed != Config()
     assert changed.sha256() != Config().sha256()
+
+
+def test_settings_added_later_keep_earlier_hashes_until_set():
+    """The defaults hash as before wrinkles.cnn_mirror_average existed (session 11's value), so scorers, baselines
+    and batch jobs made then still match; setting it changes the hash."""
+    assert Config().sha256() == "8ded2c1346fa4bb374fa72e7b8f018fe026b31b88475b91eaedbeccd6f99daaf"
+    assert load_config(REPO / "configs" / "classical.yaml").sha256() == \
+        "fccb6b3dc2b5b68ce77095bc0d0a0b85c04426dc0300119c52d3a96d8e85878d"
 
 
 def test_sha256_ignores_how_a_value_was_written(tmp_path):

@@ -436,6 +436,43 @@ def test_a_face_that_fits_one_tile_makes_one_network_call():
     assert calls == [(1, 3, 120 + 2 * 32, 120 + 2 * 32)]
 
 
+def test_mirror_average_is_mirror_symmetric_where_one_pass_is_not():
+    """Averaged over the photo and its mirror, the map of a mirrored photo (and roi) is the mirrored map."""
+    cnn = tiny_cnn(8)
+    rgb, _ = darken_line(textured_skin((72, 96), seed=6), (10, 15), (85, 50))
+    roi = np.zeros((72, 96), bool)
+    roi[10:60, 5:70] = True
+    flip = lambda a: np.ascontiguousarray(a[:, ::-1])  # noqa: E731
+    once, once_mirrored = wrinkle_probability(cnn, rgb, 200.0, roi), wrinkle_probability(cnn, flip(rgb), 200.0, flip(roi))
+    assert np.abs(flip(once_mirrored) - once).max() > 1e-3  # a random network is not symmetric by itself
+    both = wrinkle_probability(cnn, rgb, 200.0, roi, mirror_average=True)
+    both_mirrored = wrinkle_probability(cnn, flip(rgb), 200.0, flip(roi), mirror_average=True)
+    np.testing.assert_allclose(flip(both_mirrored), both, atol=1e-6)
+    assert np.all(both[~roi] == 0.0)
+
+
+def test_mirror_average_is_the_mean_of_the_two_logits():
+    """At the working scale: sigmoid of the mean of the photo's logits and the mirrored photo's, mirrored back."""
+    cnn = tiny_cnn(9)
+    rgb = textured_skin((64, 80), seed=7)
+    logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
+    direct = logit(wrinkle_probability(cnn, rgb, 200.0).astype(np.float64))
+    mirrored = logit(wrinkle_probability(cnn, np.ascontiguousarray(rgb[:, ::-1]), 200.0).astype(np.float64))[:, ::-1]
+    expected = 1.0 / (1.0 + np.exp(-0.5 * (direct + mirrored)))
+    np.testing.assert_allclose(wrinkle_probability(cnn, rgb, 200.0, mirror_average=True), expected, atol=1e-5)
+
+
+def test_mirror_average_runs_the_network_twice():
+    cnn = tiny_cnn(7)
+    calls = []
+    handle = cnn.model.register_forward_hook(lambda mod, inp, out: calls.append(tuple(inp[0].shape)))
+    try:
+        wrinkle_probability(cnn, textured_skin((60, 60)), 100.0, mirror_average=True)
+    finally:
+        handle.remove()
+    assert calls == [(1, 3, 184, 184)] * 2
+
+
 def test_inference_preparation_folds_batch_norm_without_changing_the_function():
     """Folded and channels-last: no batch-norm layer left, same logits up to float rounding."""
     from outcomes.features.wrinkle_cnn import prepare_for_inference

@@ -150,6 +150,21 @@ def test_cnn_detector_stays_in_the_roi():
     assert wmap.params["model_sha256"] == "0" * 64 and wmap.params["threshold"] == 0.3
 
 
+def test_cnn_detector_applies_and_records_the_mirror_average():
+    """wrinkles.cnn_mirror_average reaches the CNN and is recorded in the map's params."""
+    from outcomes.features.wrinkle_cnn import wrinkle_probability
+
+    rgb = skin_with_line()
+    roi = np.ones(rgb.shape[:2], bool)
+    cnn = tiny_cnn(4)
+    for mirror in (False, True):
+        wmap = find_wrinkles(rgb, 200.0, roi, cnn, WrinkleConfig(detector="cnn", cnn_mirror_average=mirror))
+        np.testing.assert_allclose(wmap.response, wrinkle_probability(cnn, rgb, 200.0, roi, mirror_average=mirror))
+        assert wmap.params["mirror_average"] is mirror
+    plain = find_wrinkles(rgb, 200.0, roi, cnn, WrinkleConfig(detector="cnn"))
+    assert not np.allclose(wmap.response, plain.response)  # the setting changes the map
+
+
 def test_fused_detector_combines_both():
     """detector fused: the response is the configured mix of the CNN probability and the classical response."""
     from outcomes.features.wrinkle_cnn import wrinkle_probability

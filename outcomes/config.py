@@ -169,7 +169,7 @@ class WrinkleConfig:
     cnn_precision: str = "auto"
     cnn_weight: float = 0.5
     # Average the CNN's logits over the photo and its mirror image (twice the network
-    # time, ~0.16 s more a photo in int8). Off by default: with the default model it
+    # time, ~0.1-0.15 s more a photo in int8). Off by default: with the default model it
     # moved val Dice by less than 0.01 either way; configs/visible.yaml turns it on
     # (models/README.md).
     cnn_mirror_average: bool = False
@@ -186,6 +186,8 @@ class WrinkleConfig:
         _require(len(self.cnn_sha256) == 64 and all(c in "0123456789abcdef" for c in self.cnn_sha256),
                  "wrinkles.cnn_sha256", f"must be 64 lower-case hex digits, got {self.cnn_sha256!r}")
         _require(0.0 <= self.cnn_weight <= 1.0, "wrinkles.cnn_weight", f"must be in [0, 1], got {self.cnn_weight}")
+        _require(isinstance(self.cnn_mirror_average, bool), "wrinkles.cnn_mirror_average",
+                 f"must be true or false, got {self.cnn_mirror_average!r}")
         _require(0.0 < self.threshold < 1.0, "wrinkles.threshold", f"must be in (0, 1), got {self.threshold}")
 
 
@@ -204,19 +206,20 @@ class Config:
         """Hash of the resolved configuration (all values, defaults included).
 
         Settings added after release (``_LATER_SETTINGS``) count only when they differ from
-        their defaults, so calibrated scorers, reusable baselines and batch jobs made with an
-        earlier version keep matching the configuration they were made with.
+        the behaviour before they existed, so calibrated scorers, reusable baselines and batch
+        jobs made with an earlier version keep matching the configuration they were made with.
         """
         values = dataclasses.asdict(self)
-        for section, name in _LATER_SETTINGS:
-            if getattr(getattr(self, section), name) == type(getattr(self, section)).__dataclass_fields__[name].default:
+        for section, name, earlier in _LATER_SETTINGS:
+            if getattr(getattr(self, section), name) == earlier:
                 del values[section][name]
         text = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-# (section, setting) added after configurations were first hashed.
-_LATER_SETTINGS = (("wrinkles", "cnn_mirror_average"),)
+# (section, setting, the value that behaves as before the setting existed), for settings
+# added after configurations were first hashed.
+_LATER_SETTINGS = (("wrinkles", "cnn_mirror_average", False),)
 
 
 def load_config(path: str | Path | None = None) -> Config:

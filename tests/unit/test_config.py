@@ -281,6 +281,9 @@ def test_settings_added_later_keep_earlier_hashes_until_set():
     assert Config().sha256() == "8ded2c1346fa4bb374fa72e7b8f018fe026b31b88475b91eaedbeccd6f99daaf"
     assert load_config(REPO / "configs" / "classical.yaml").sha256() == \
         "fccb6b3dc2b5b68ce77095bc0d0a0b85c04426dc0300119c52d3a96d8e85878d"
+    assert Config(wrinkles=WrinkleConfig(cnn_mirror_average=True)).sha256() != Config().sha256()
+    with pytest.raises(ConfigError, match="wrinkles.cnn_mirror_average"):
+        WrinkleConfig(cnn_mirror_average=1)
 
 
 def test_sha256_ignores_how_a_value_was_written(tmp_path):

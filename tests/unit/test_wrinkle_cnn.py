@@ -454,11 +454,15 @@ def test_mirror_average_is_mirror_symmetric_where_one_pass_is_not():
 def test_mirror_average_is_the_mean_of_the_two_logits():
     """At the working scale: sigmoid of the mean of the photo's logits and the mirrored photo's, mirrored back."""
     cnn = tiny_cnn(9)
-    rgb = textured_skin((64, 80), seed=7)
+    with torch.no_grad():  # logits that differ by about one unit between the passes, where the mean of logits
+        cnn.model.head.weight.mul_(20.0)  # and the mean of probabilities part
+        cnn.model.head.bias.zero_()
+    rgb, _ = darken_line(textured_skin((64, 80), seed=7), (5, 10), (40, 55))  # not mirror-symmetric
     logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
-    direct = logit(wrinkle_probability(cnn, rgb, 200.0).astype(np.float64))
-    mirrored = logit(wrinkle_probability(cnn, np.ascontiguousarray(rgb[:, ::-1]), 200.0).astype(np.float64))[:, ::-1]
-    expected = 1.0 / (1.0 + np.exp(-0.5 * (direct + mirrored)))
+    once = wrinkle_probability(cnn, rgb, 200.0).astype(np.float64)
+    once_mirrored = wrinkle_probability(cnn, np.ascontiguousarray(rgb[:, ::-1]), 200.0).astype(np.float64)[:, ::-1]
+    expected = 1.0 / (1.0 + np.exp(-0.5 * (logit(once) + logit(once_mirrored))))
+    assert np.abs(0.5 * (once + once_mirrored) - expected).max() > 1e-3  # averaging probabilities would fail
     np.testing.assert_allclose(wrinkle_probability(cnn, rgb, 200.0, mirror_average=True), expected, atol=1e-5)
 
 

@@ -209,17 +209,31 @@ class Config:
         the behaviour before they existed, so calibrated scorers, reusable baselines and batch
         jobs made with an earlier version keep matching the configuration they were made with.
         """
-        values = dataclasses.asdict(self)
-        for section, name, earlier in _LATER_SETTINGS:
-            if getattr(getattr(self, section), name) == earlier:
-                del values[section][name]
-        text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(without_earlier_values(dataclasses.asdict(self), _LATER_SETTINGS), sort_keys=True,
+                          separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 # (section, setting, the value that behaves as before the setting existed), for settings
 # added after configurations were first hashed.
 _LATER_SETTINGS = (("wrinkles", "cnn_mirror_average", False),)
+
+
+def without_earlier_values(values: dict, later: tuple[tuple, ...]) -> dict:
+    """``values`` (nested, as from ``dataclasses.asdict``) less each later setting that holds its earlier value.
+
+    ``later`` lists ``(*path, earlier_value)``: the keys down to a setting added after
+    configurations were first hashed, and the value with which it behaves as before it
+    existed. Leaving such settings out keeps earlier hashes valid until one is used.
+    """
+    for *path, earlier in later:
+        *parents, name = path
+        section = values
+        for key in parents:
+            section = section[key]
+        if section[name] == earlier:
+            del section[name]
+    return values
 
 
 def load_config(path: str | Path | None = None) -> Config:

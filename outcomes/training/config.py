@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from outcomes.config import _require, load_yaml_dataclass
+from outcomes.config import _require, load_yaml_dataclass, without_earlier_values
 from outcomes.features.wrinkle_cnn import DEFAULT_WIDTHS
 
 
@@ -96,17 +96,18 @@ class TrainWrinklesConfig:
         nor the int8 export's ``int8_calibration_images``).
 
         Settings added after the shipped models were trained (fine-tuning and averaging) count
-        only when they differ from their defaults, so those models' cards keep their hashes.
+        only when they differ from the value that behaves as before they existed, so those
+        models' cards keep their hashes.
         """
         excluded = ("device", "workers", "int8_calibration_images")
-        defaults = TrainWrinklesConfig.__dataclass_fields__
-        settings = {k: v for k, v in dataclasses.asdict(self).items()
-                    if k not in excluded and not (k in _LATER_SETTINGS and v == defaults[k].default)}
+        settings = without_earlier_values({k: v for k, v in dataclasses.asdict(self).items() if k not in excluded},
+                                          _LATER_SETTINGS)
         text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-_LATER_SETTINGS = ("init_weights", "init_sha256", "swa_epochs", "swa_learning_rate")
+# (setting, the value that behaves as before it existed): fine-tuning and averaging came later.
+_LATER_SETTINGS = (("init_weights", None), ("init_sha256", None), ("swa_epochs", 0), ("swa_learning_rate", 1.0e-3))
 
 
 def load_train_config(path: str | Path | None) -> TrainWrinklesConfig:

@@ -37,7 +37,7 @@ _EXPORTS = {
     "assess_pair": "outcomes.pipeline",
     "analyse_face": "outcomes.face_analysis",
     "FaceAnalysis": "outcomes.face_analysis",
-    "load_wrinkle_cnn": "outcomes.features.wrinkle_cnn",
+    "load_wrinkle_cnn": "outcomes.features.wrinkle_weights",
     "wrinkle_probability": "outcomes.features.wrinkle_cnn",
     "find_wrinkles": "outcomes.features.wrinkle_fusion",
     # GAIS calibration (retraining API)

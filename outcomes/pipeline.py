@@ -28,7 +28,7 @@ from outcomes.types import AlignedPair, Landmarks, Photo
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
-    from outcomes.features.wrinkle_cnn import WrinkleCNN
+    from outcomes.features.wrinkle_weights import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.illumination import IlluminationFit
     from outcomes.scorer_file import CalibratedScorer

@@ -41,7 +41,7 @@ def load_configured_cnn(config: WrinkleConfig):  # noqa: ANN201 - WrinkleCNN | N
     """The configured wrinkle CNN, or None when the detector is classical."""
     if config.detector == "classical":
         return None
-    from outcomes.features.wrinkle_cnn import load_wrinkle_cnn
+    from outcomes.features.wrinkle_weights import load_wrinkle_cnn
 
     return load_wrinkle_cnn(resolve_weights(config.cnn_weights), config.cnn_sha256, config.device,
                             config.cnn_precision)

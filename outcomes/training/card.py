@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from outcomes.features.wrinkle_cnn import CONTEXT_REL_IPD, WEIGHTS_FORMAT, WORK_IPD, WrinkleUNet
+from outcomes.features.wrinkle_cnn import CONTEXT_REL_IPD, WORK_IPD, WrinkleUNet
+from outcomes.features.wrinkle_weights import WEIGHTS_FORMAT
 
 INTENDED_USE = (
     "Segmenting facial wrinkles (creases, fine lines) on frontal, evenly lit face photos for before/after "

@@ -6,7 +6,7 @@ A run writes into its output folder:
   weight average, history); a run started again with the same config and data resumes from it;
 - ``wrinkle_unet.pt`` (whichever scores best on val of: the best epoch, the weight average
   when ``swa_epochs`` is set, the starting weights when ``init_weights`` is; see
-  :func:`~outcomes.features.wrinkle_cnn.save_wrinkle_weights`) and
+  :func:`~outcomes.features.wrinkle_weights.save_wrinkle_weights`) and
   ``wrinkle_unet.card.json`` (the model card: architecture, input contract,
   preprocessing, training data, metrics by group, sha256, config hash) when it ends.
 """
@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from outcomes.errors import ConfigError, ModelError, TrainingDataError
-from outcomes.features.wrinkle_cnn import WrinkleUNet, pick_device, read_wrinkle_unet, save_wrinkle_weights
+from outcomes.features.wrinkle_cnn import WrinkleUNet
+from outcomes.features.wrinkle_weights import pick_device, read_wrinkle_unet, save_wrinkle_weights
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY
 from outcomes.training.averaging import cpu_state, recompute_batch_norm, running_average
 from outcomes.training.card import write_model_card

@@ -13,18 +13,15 @@ import pytest
 import torch
 
 from outcomes.errors import ModelError
-from outcomes.features.wrinkle_cnn import (
+from outcomes.features.wrinkle_cnn import WrinkleUNet, cnn_input, predict_logits, wrinkle_probability
+from outcomes.features.wrinkle_weights import (
     WEIGHTS_FORMAT,
     WrinkleCNN,
-    WrinkleUNet,
-    cnn_input,
-    file_sha256,
     load_wrinkle_cnn,
     pick_device,
-    predict_logits,
     save_wrinkle_weights,
-    wrinkle_probability,
 )
+from outcomes.io import file_sha256
 
 
 def tiny_model(seed: int = 0, widths=(4, 8)) -> WrinkleUNet:

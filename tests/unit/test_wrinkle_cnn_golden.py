@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from outcomes.config import Config, WrinkleConfig
-from outcomes.features.wrinkle_cnn import file_sha256, wrinkle_probability
+from outcomes.features.wrinkle_cnn import wrinkle_probability
 from outcomes.features.wrinkle_fusion import PROJECT_DIR, load_configured_cnn, resolve_weights
+from outcomes.io import file_sha256
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "wrinkle_cnn.npz"
 MAX_WEIGHTS_BYTES = 20 * 2**20

@@ -8,13 +8,9 @@ import torch
 from test_wrinkle_cnn import tiny_model
 
 from outcomes.errors import ModelError
-from outcomes.features.wrinkle_cnn import (
-    _pick_precision,
-    load_wrinkle_cnn,
-    prepare_for_inference,
-    save_wrinkle_weights,
-)
+from outcomes.features.wrinkle_cnn import prepare_for_inference
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY, calibrate_int8, int8_available, quantize_unet
+from outcomes.features.wrinkle_weights import _pick_precision, load_wrinkle_cnn, save_wrinkle_weights
 
 pytestmark = pytest.mark.skipif(not int8_available(), reason="this torch build has no x86 quantized engine")
 

@@ -37,7 +37,8 @@ from _common import london_faces, shared_data, summary
 from scipy.stats import spearmanr
 
 from outcomes.color import skin_pixels
-from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
+from outcomes.features.wrinkle_regions import region_wrinkle_features
+from outcomes.features.wrinkles import detect_wrinkles
 from outcomes.regions import region_masks
 from outcomes.simulate import change_lighting, random_lighting, render_wrinkles, sample_wrinkles
 from outcomes.simulate.photometric import srgb_to_linear

@@ -192,7 +192,7 @@ def assess_pair(
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
     from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
     from outcomes.features.pigment import check_pih
-    from outcomes.features.wrinkles import region_wrinkle_features
+    from outcomes.features.wrinkle_regions import region_wrinkle_features
     from outcomes.illumination import normalise_illumination
     from outcomes.regions import region_masks
     from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
@@ -368,7 +368,7 @@ class PhotoWrinkles:
 
 def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = None) -> PhotoWrinkles:
     """Landmarks, skin-only regions and wrinkle features of one photo."""
-    from outcomes.features.wrinkles import region_wrinkle_features
+    from outcomes.features.wrinkle_regions import region_wrinkle_features
     from outcomes.regions import region_masks
 
     config = config or Config()

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from outcomes.color import skin_pixels
-from outcomes.features.wrinkles import detect_wrinkles, region_wrinkle_features
+from outcomes.features.wrinkle_regions import region_wrinkle_features
+from outcomes.features.wrinkles import detect_wrinkles
 from outcomes.io import read_photo
 from outcomes.regions import region_masks
 from outcomes.simulate import change_lighting, london_anchors, read_tem, render_wrinkles, sample_wrinkles

@@ -8,13 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from outcomes.features.wrinkles import (
-    RegionWrinkles,
-    WrinkleMap,
-    detect_wrinkles,
-    region_wrinkle_features,
-    wrinkle_response,
-)
+from outcomes.features.wrinkle_regions import RegionWrinkles, region_wrinkle_features
+from outcomes.features.wrinkles import WrinkleMap, detect_wrinkles, wrinkle_response
 from outcomes.simulate.photometric import change_lighting, linear_to_srgb, srgb_to_linear
 
 IPD = 200.0  # px: wrinkles 1.5-6 px wide, as in a 1350 px portrait

@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from outcomes.features.wrinkle_cnn import WrinkleUNet, prepare_for_inference
-from outcomes.features.wrinkle_weights import WEIGHTS_FORMAT, save_wrinkle_weights
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY
+from outcomes.features.wrinkle_weights import WEIGHTS_FORMAT, save_wrinkle_weights
 from outcomes.io import file_sha256
 from outcomes.training.card import int8_section
 from outcomes.training.config import TrainWrinklesConfig

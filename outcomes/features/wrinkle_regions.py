@@ -70,7 +70,7 @@ def region_wrinkle_features(wrinkle_map: WrinkleMap, luminance_or_lab: np.ndarra
     Parameters
     ----------
     wrinkle_map : WrinkleMap
-        From :func:`detect_wrinkles` on this photo.
+        From :func:`~outcomes.features.wrinkles.detect_wrinkles` (or the CNN or fused detector) on this photo.
     luminance_or_lab : ndarray, shape (H, W) or (H, W, 3), float
         CIE L* (0..100) of this photo, or CIELAB with L* first.
     region_mask : ndarray, shape (H, W), bool

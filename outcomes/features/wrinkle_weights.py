@@ -32,7 +32,7 @@ class WrinkleCNN:
     Attributes
     ----------
     model : nn.Module
-        The inference network on ``device``: a :class:`WrinkleUNet` prepared for inference,
+        The inference network on ``device``: a :class:`~outcomes.features.wrinkle_cnn.WrinkleUNet` prepared for inference,
         or its int8 counterpart; both map ``(N, 3, H, W)`` inputs to ``(N, 1, H, W)`` logits.
     path : Path
         The weights file.

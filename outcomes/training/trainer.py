@@ -28,8 +28,8 @@ from torch.utils.data import DataLoader
 
 from outcomes.errors import ConfigError, ModelError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WrinkleUNet
-from outcomes.features.wrinkle_weights import pick_device, read_wrinkle_unet, save_wrinkle_weights
 from outcomes.features.wrinkle_int8 import QPARAMS_KEY
+from outcomes.features.wrinkle_weights import pick_device, read_wrinkle_unet, save_wrinkle_weights
 from outcomes.training.averaging import cpu_state, recompute_batch_norm, running_average
 from outcomes.training.card import write_model_card
 from outcomes.training.config import TrainWrinklesConfig

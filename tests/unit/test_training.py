@@ -21,9 +21,9 @@ import pytest
 
 from outcomes.errors import ConfigError, TrainingDataError
 from outcomes.features.wrinkle_cnn import WORK_IPD, WrinkleUNet
+from outcomes.features.wrinkle_int8 import QPARAMS_KEY
 from outcomes.features.wrinkle_weights import load_wrinkle_cnn
 from outcomes.io import file_sha256
-from outcomes.features.wrinkle_int8 import QPARAMS_KEY
 from outcomes.training.averaging import recompute_batch_norm, running_average
 from outcomes.training.config import TrainWrinklesConfig, load_train_config
 from outcomes.training.data import PatchSampler, WrinkleSample, read_wrinkle_folder

@@ -12,8 +12,8 @@ import torch
 from outcomes.config import WrinkleConfig, config_from_mapping
 from outcomes.errors import ConfigError, ModelError
 from outcomes.features.wrinkle_cnn import WrinkleUNet
-from outcomes.features.wrinkle_weights import WrinkleCNN, save_wrinkle_weights
 from outcomes.features.wrinkle_fusion import find_wrinkles, fuse, load_configured_cnn, resolve_weights
+from outcomes.features.wrinkle_weights import WrinkleCNN, save_wrinkle_weights
 from outcomes.features.wrinkles import response_params
 
 SHAPE = (40, 50)

@@ -211,7 +211,8 @@ def test_invalid_inputs_are_rejected_with_a_clear_message():
         region_wrinkle_features(wmap, light, region, MM, reference=other)
 
 
-def test_importing_loads_no_heavy_libraries():
-    code = "import sys, outcomes.features.wrinkles; print(any(m in sys.modules for m in ('cv2', 'skimage')))"
+@pytest.mark.parametrize("module", ["outcomes.features.wrinkles", "outcomes.features.wrinkle_regions"])
+def test_importing_loads_no_heavy_libraries(module):
+    code = f"import sys, {module}; print(any(m in sys.modules for m in ('cv2', 'skimage')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

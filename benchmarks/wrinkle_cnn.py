@@ -15,11 +15,11 @@ there. A third table scores against the visible part of each mask, as a hand ann
 would mark it: mask pixels the rendering darkens by more than twice the skin's fine
 texture (sd of luma minus its Gaussian blur, sigma 2 px, on the untouched photo; see
 ``benchmarks/wrinkle_label_visibility.py``). Detections on the invisible rest of the mask
-are neither hits nor misses there. The last column, "visible only", is the ceiling of any
-detector that works from the image: it marks exactly the visible part of each mask (so it
-scores 1 in the third table). Where lines barely show, as on the darkest skin, it caps the
-exact-mask Dice of every detector, and a gap between groups there is the rendering's
-visibility, not the detector. Also timed: the CNN on one 1350×1350 photo (crop,
+are neither hits nor misses there. The last column, "visible only", is a reference, not a
+detector: it marks exactly the visible part of each mask (so it scores 1 in the third table,
+and 2s/(1+s) for a visible share s in the first). Where lines barely show, as on the darkest
+skin, it shows how much of a group gap on exact masks is the rendering's visibility; a
+detector can still beat it there by following a line through its faint stretches. Also timed: the CNN on one 1350×1350 photo (crop,
 resample, tiles, back; the mirror image too when the config sets ``wrinkles.cnn_mirror_average``).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]

@@ -19,8 +19,9 @@ are neither hits nor misses there. The last column, "visible only", is a referen
 detector: it marks exactly the visible part of each mask (so it scores 1 in the third table,
 and 2s/(1+s) for a visible share s in the first). Where lines barely show, as on the darkest
 skin, it shows how much of a group gap on exact masks is the rendering's visibility; a
-detector can still beat it there by following a line through its faint stretches. Also timed: the CNN on one 1350×1350 photo (crop,
-resample, tiles, back; the mirror image too when the config sets ``wrinkles.cnn_mirror_average``).
+detector can still beat it there by following a line through its faint stretches. Also
+timed: the CNN on one 1350×1350 photo (crop, resample, tiles, back; the mirror image too
+when the config sets ``wrinkles.cnn_mirror_average``).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
                                      [--config YAML]

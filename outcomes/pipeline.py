@@ -383,7 +383,6 @@ def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = 
     kind = {"classical": "classical filters", "cnn": "wrinkle CNN",
             "cnn+classical": f"wrinkle CNN fused with classical filters (CNN weight {config.wrinkles.cnn_weight:g})"}
     detector = {"name": wmap.detector, "kind": kind[wmap.detector]}
-    if models.wrinkle_cnn is not None and wmap.detector != "classical":
-        detector["model_sha256"] = models.wrinkle_cnn.sha256
-        detector["mirror_average"] = config.wrinkles.cnn_mirror_average
+    if wmap.detector != "classical":  # the model as the map recorded it when it was made
+        detector.update({key: wmap.params[key] for key in ("model_sha256", "mirror_average")})
     return PhotoWrinkles(photo=photo, mask=wmap.mask, regions=features, omitted=regions.omitted, detector=detector)

@@ -15,7 +15,12 @@ there. A third table scores against the visible part of each mask, as a hand ann
 would mark it: mask pixels the rendering darkens by more than twice the skin's fine
 texture (sd of luma minus its Gaussian blur, sigma 2 px, on the untouched photo; see
 ``benchmarks/wrinkle_label_visibility.py``). Detections on the invisible rest of the mask
-are neither hits nor misses there. The last column, "visible only", is a reference, not a
+are neither hits nor misses there. Two more tables score what a before/after comparison
+sees: each detector also runs on the untouched photo, and only its detections that are new in
+the rendering count (against the exact and the visible mask). What a detector marks on both
+photos - the person's own lines, whoever finds them, and its steady false detections - cancels
+there, as it does in the pipeline's change measures; a detector that marks everything finds
+nothing new. The last column, "visible only", is a reference, not a
 detector: it marks exactly the visible part of each mask (so it scores 1 in the third table,
 and 2s/(1+s) for a visible share s in the first). Where lines barely show, as on the darkest
 skin, it shows how much of a group gap on exact masks is the rendering's visibility; a
@@ -24,7 +29,7 @@ timed: the CNN on one 1350×1350 photo (crop, resample, tiles, back; the mirror 
 when the config sets ``wrinkles.cnn_mirror_average``).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
-                                     [--config YAML]
+                                     [--config YAML] [--per-face]
 """
 
 from __future__ import annotations
@@ -52,7 +57,9 @@ from outcomes.simulate import render_wrinkles, sample_wrinkles, visible_wrinkles
 
 # Scoring → the caption's ending.
 SCORINGS = {"exact": "", "no creases": "; the face's own creases not scored",
-            "visible": "; against the visible part of each mask"}
+            "visible": "; against the visible part of each mask",
+            "new lines": "; only detections absent from the same detector's map of the untouched photo",
+            "new lines, visible": "; only new detections, against the visible part of each mask"}
 
 
 def tone_group(ita: float) -> str:
@@ -69,6 +76,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", choices=("auto", "int8", "float32"), default="auto",
                         help="the CNN's arithmetic (auto: as the pipeline, int8 on CPU)")
+    parser.add_argument("--per-face", action="store_true",
+                        help="also print each face's Dice for the first --weights detector under every scoring")
     parser.add_argument("--config", help="settings YAML, e.g. wrinkles: {cnn_weights: PATH, cnn_sha256: HEX} to "
                                          "measure another model (its card must lie beside it)")
     args = parser.parse_args()
@@ -96,6 +105,14 @@ def main() -> None:
         visible_share = []
         natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
                              .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+        # Each detector's map of the untouched photo, for the "new lines" scorings.
+        skin0 = np.any(np.stack(list(region_masks(lm, img.shape[:2], skin_pixels(img, seed)).masks.values())), axis=0)
+        classical0 = detect_wrinkles(img, ipd, skin0)
+        prob0 = wrinkle_probability(cnn, img, ipd, skin0, mirror_average=config.wrinkles.cnn_mirror_average)
+        before = {"classical": classical0.mask, "visible only": np.zeros_like(skin0)}
+        for w in args.weights:
+            before[f"fused w={w:g}"] = fuse(prob0, classical0.response, skin0, ipd_px=ipd, cnn_weight=w,
+                                            threshold=threshold).mask
         for _ in range(args.renders):
             rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng))
             regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
@@ -118,6 +135,10 @@ def main() -> None:
                 counts[d, "exact"] += [(m & gt).sum(), (m & ~gt).sum(), (~m & gt).sum()]
                 counts[d, "no creases"] += [(m & gt).sum(), (m & ~gt & scored).sum(), (~m & gt).sum()]
                 counts[d, "visible"] += [(m & visible).sum(), (m & ~gt).sum(), (~m & visible).sum()]
+                new_lines = m & ~before[d]
+                counts[d, "new lines"] += [(new_lines & gt).sum(), (new_lines & ~gt).sum(), (~new_lines & gt).sum()]
+                counts[d, "new lines, visible"] += [(new_lines & visible).sum(), (new_lines & ~gt).sum(),
+                                                    (~new_lines & visible).sum()]
             visible_share.append(visible.sum() / max(gt.sum(), 1))
         for (d, scoring), (tp, fp, fn) in counts.items():
             per_face[d, scoring].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
@@ -131,14 +152,23 @@ def main() -> None:
     for scoring, caption in SCORINGS.items():
         print("Dice (IoU) inside the skin, median over faces; 'fused w=1' is the CNN alone" + caption)
         print(f"  {'group':<22}{'n':>3}" + "".join(f"{d:>18}" for d in detectors)
-              + ("   visible share of the mask" if scoring == "visible" else ""))
+              + ("   visible share of the mask" if scoring.endswith("visible") else ""))
         for g in groups:
             rows = {d: [(dc, io) for e, t, dc, io in per_face[d, scoring] if g in ("all", e, t)] for d in detectors}
             cells = "".join(f"{np.median([r[0] for r in rows[d]]):>10.3f} ({np.median([r[1] for r in rows[d]]):.3f})"
                             for d in detectors)
             share = f"{np.median([v for e, t, v in visible_by_face if g in ('all', e, t)]):>12.2f}" \
-                if scoring == "visible" else ""
+                if scoring.endswith("visible") else ""
             print(f"  {g:<22}{len(rows['classical']):>3}{cells}{share}")
+    if args.per_face:
+        first = f"fused w={args.weights[0]:g}"
+        print(f"Dice of '{first}' per face (the medians above are over these)")
+        print(f"  {'face':<6}{'ethnicity':<12}{'tone group':<22}" + "".join(f"{s:>20}" for s in SCORINGS)
+              + "   visible share")
+        for i, path in enumerate(paths):
+            eth, tone, share = visible_by_face[i]
+            print(f"  {path.stem.split('_')[0]:<6}{eth:<12}{tone:<22}"
+                  + "".join(f"{per_face[first, s][i][2]:>20.3f}" for s in SCORINGS) + f"{share:>17.2f}")
     print(f"CNN per {img.shape[1]}×{img.shape[0]} photo (ROI = face skin), ms: {summary(np.array(cnn_ms))}")
     print(f"classical filters per photo, ms: {summary(np.array(classical_ms))}")
 

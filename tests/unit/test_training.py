@@ -491,7 +491,8 @@ def test_train_config_reads_yaml(tmp_path):
                                              ("wrinkles_visible.yaml", "visible/wrinkle_unet.card.json"),
                                              ("wrinkles_visible_swa.yaml", "visible_swa/wrinkle_unet.card.json"),
                                              ("wrinkles_visible_swa2.yaml", "visible_swa2/wrinkle_unet.card.json"),
-                                             ("wrinkles_visible_swa3.yaml", "visible_swa3/wrinkle_unet.card.json")])
+                                             ("wrinkles_visible_swa3.yaml", "visible_swa3/wrinkle_unet.card.json"),
+                                             ("wrinkles_visible_swa4.yaml", "visible_swa4/wrinkle_unet.card.json")])
 def test_shipped_training_configs_are_those_of_the_shipped_models(config, card):
     """Each configs/train file loads and is, by its hash, the one its model in models/ was trained with."""
     cfg = load_train_config(REPO / "configs" / "train" / config)

@@ -18,18 +18,22 @@ texture (sd of luma minus its Gaussian blur, sigma 2 px, on the untouched photo;
 are neither hits nor misses there. Two more tables score what a before/after comparison
 sees: each detector also runs on the untouched photo, and only its detections that are new in
 the rendering count (against the exact and the visible mask). What a detector marks on both
-photos - the person's own lines, whoever finds them, and its steady false detections - cancels
-there, as it does in the pipeline's change measures; a detector that marks everything finds
-nothing new. The last column, "visible only", is a reference, not a
-detector: it marks exactly the visible part of each mask (so it scores 1 in the third table,
-and 2s/(1+s) for a visible share s in the first). Where lines barely show, as on the darkest
+photos - the person's own lines, whoever finds them, and its steady false detections - is not
+counted there; the pipeline's paired wrinkle measures use the same pixels for it in both
+photos, so it does not show as change either. A detector that marks everything finds nothing
+new. The last column, "visible only", is a reference, not a
+detector: it marks exactly the visible part of each mask (so it scores 1 against the visible
+part, and 2s/(1+s) for a visible share s against the exact mask). Where lines barely show, as on the darkest
 skin, it shows how much of a group gap on exact masks is the rendering's visibility; a
-detector can still beat it there by following a line through its faint stretches. Also
+detector can still beat it there by following a line through its faint stretches. With
+``--tone-depth`` each face's line depths are scaled by its skin tone as in the visible-label
+training renders (:func:`outcomes.training.synthetic.tone_depth_gain`, 1-2x), so the lines
+show about as much on dark skin as on light: the group gap at equal visibility. Also
 timed: the CNN on one 1350×1350 photo (crop, resample, tiles, back; the mirror image too
 when the config sets ``wrinkles.cnn_mirror_average``).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
-                                     [--config YAML] [--per-face]
+                                     [--config YAML] [--per-face] [--tone-depth]
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from outcomes.features.wrinkle_fusion import fuse, load_configured_cnn, resolve_
 from outcomes.features.wrinkles import detect_wrinkles
 from outcomes.regions import region_masks
 from outcomes.simulate import render_wrinkles, sample_wrinkles, visible_wrinkles
+from outcomes.training.synthetic import skin_of, tone_depth_gain
 
 
 # Scoring → the caption's ending.
@@ -76,6 +81,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", choices=("auto", "int8", "float32"), default="auto",
                         help="the CNN's arithmetic (auto: as the pipeline, int8 on CPU)")
+    parser.add_argument("--tone-depth", action="store_true",
+                        help="scale each face's line depths by its skin tone, as the visible-label training renders do "
+                             "(REFERENCE_SKIN_GREY / skin grey, 1-2x), so lines show about equally on every skin")
     parser.add_argument("--per-face", action="store_true",
                         help="also print each face's Dice for the first --weights detector under every scoring")
     parser.add_argument("--config", help="settings YAML, e.g. wrinkles: {cnn_weights: PATH, cnn_sha256: HEX} to "
@@ -95,6 +103,7 @@ def main() -> None:
     per_face: dict[tuple[str, str], list[tuple[str, str, float, float]]] = defaultdict(list)
     cnn_ms, classical_ms = [], []
     visible_by_face: list[tuple[str, str, float]] = []  # (ethnicity, tone group, visible share of the mask)
+    gains: list[float] = []  # depth gain per face (1 without --tone-depth)
     for path, img, anchors, lm in london_faces(paths):
         ipd = lm.inter_pupil_distance
         plain = region_masks(lm, img.shape[:2]).masks
@@ -103,6 +112,7 @@ def main() -> None:
         eth = ethnicity.get(path.stem.split("_")[0], "unknown")
         counts = {(d, scoring): np.zeros(3) for d in detectors for scoring in SCORINGS}
         visible_share = []
+        gain = tone_depth_gain(img, skin_of(img, anchors)) if args.tone_depth else 1.0
         natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
                              .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
         # Each detector's map of the untouched photo, for the "new lines" scorings.
@@ -114,7 +124,7 @@ def main() -> None:
             before[f"fused w={w:g}"] = fuse(prob0, classical0.response, skin0, ipd_px=ipd, cnn_weight=w,
                                             threshold=threshold).mask
         for _ in range(args.renders):
-            rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng))
+            rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng), depth_scale=gain)
             regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
             skin = np.any(np.stack(list(regions.masks.values())), axis=0)
             gt = truth & skin
@@ -143,8 +153,10 @@ def main() -> None:
         for (d, scoring), (tp, fp, fn) in counts.items():
             per_face[d, scoring].append((eth, tone, 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp + fn, 1)))
         visible_by_face.append((eth, tone, float(np.mean(visible_share))))
+        gains.append(gain)
     print(f"{len(paths)} held-out ({args.split}) London faces × {args.renders} renders, simulated severity 0.3-1.0, "
-          f"threshold {threshold:g}; model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}… ({cnn.precision}"
+          f"{'depths scaled by skin tone, ' if args.tone_depth else ''}threshold {threshold:g}; "
+          f"model {config.wrinkles.cnn_weights} sha256 {cnn.sha256[:12]}… ({cnn.precision}"
           f"{', mirror-averaged' if config.wrinkles.cnn_mirror_average else ''}), "
           f"torch threads {torch.get_num_threads()}")
     faces = per_face["classical", "exact"]
@@ -164,11 +176,11 @@ def main() -> None:
         first = f"fused w={args.weights[0]:g}"
         print(f"Dice of '{first}' per face (the medians above are over these)")
         print(f"  {'face':<6}{'ethnicity':<12}{'tone group':<22}" + "".join(f"{s:>20}" for s in SCORINGS)
-              + "   visible share")
+              + "   visible share  depth gain")
         for i, path in enumerate(paths):
             eth, tone, share = visible_by_face[i]
             print(f"  {path.stem.split('_')[0]:<6}{eth:<12}{tone:<22}"
-                  + "".join(f"{per_face[first, s][i][2]:>20.3f}" for s in SCORINGS) + f"{share:>17.2f}")
+                  + "".join(f"{per_face[first, s][i][2]:>20.3f}" for s in SCORINGS) + f"{share:>17.2f}{gains[i]:>12.2f}")
     print(f"CNN per {img.shape[1]}×{img.shape[0]} photo (ROI = face skin), ms: {summary(np.array(cnn_ms))}")
     print(f"classical filters per photo, ms: {summary(np.array(classical_ms))}")
 

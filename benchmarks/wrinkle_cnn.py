@@ -17,11 +17,11 @@ texture (sd of luma minus its Gaussian blur, sigma 2 px, on the untouched photo;
 ``benchmarks/wrinkle_label_visibility.py``). Detections on the invisible rest of the mask
 are neither hits nor misses there. Two more tables score what a before/after comparison
 sees: each detector also runs on the untouched photo, and only its detections that are new in
-the rendering count (against the exact and the visible mask). What a detector marks on both
-photos - the person's own lines, whoever finds them, and its steady false detections - is not
-counted there; the pipeline's paired wrinkle measures use the same pixels for it in both
-photos, so it does not show as change either. A detector that marks everything finds nothing
-new. The last column, "visible only", is a reference, not a
+the rendering count (against the exact and the visible mask). A detection already on the
+untouched photo is no false positive there, and on a drawn line it counts as a miss. Where
+the photo itself did not change (the person's own lines, whoever finds them, or a steady false
+detection), the pipeline's paired wrinkle measures, taken on the same pixels in both photos,
+show no change either. A detector that marks everything finds nothing new. The last column, "visible only", is a reference, not a
 detector: it marks exactly the visible part of each mask (so it scores 1 against the visible
 part, and 2s/(1+s) for a visible share s against the exact mask). Where lines barely show, as on the darkest
 skin, it shows how much of a group gap on exact masks is the rendering's visibility; a

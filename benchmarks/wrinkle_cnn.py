@@ -1,36 +1,37 @@
 """Wrinkle CNN vs classical filters vs their fusion, on identities the CNN never saw.
 
-For each London face in the model card's held-out split (``--split test``, default; ``val``
-to choose fusion settings without touching test), wrinkles are drawn with the simulator's
-default sampler (:func:`outcomes.simulate.sample_wrinkles`, severity 0.3-1.0, the same
-protocol as ``benchmarks/wrinkle_detection.py``; the CNN's training renderer adds more
-variety) ``--renders`` times, and each detector runs on the face's skin as the pipeline cuts
-it. Scores are Dice / IoU against the exact half-peak mask inside that skin, pooled over the
-renders of a face, then the median over faces - overall, by self-reported ethnicity and by
-skin-tone group from the measured ITA (Chardon: light > 41°, intermediate 28-41°, tan and
-darker ≤ 28°). A second table scores the same detections without the face's own creases
-(the classical detections on the untouched photo, grown by 2 px, as in the CNN's training
-``ignore`` masks): real lines that the simulator did not draw are neither hits nor misses
-there. A third table scores against the visible part of each mask, as a hand annotator
-would mark it: mask pixels the rendering darkens by more than twice the skin's fine
-texture (sd of luma minus its Gaussian blur, sigma 2 px, on the untouched photo; see
-``benchmarks/wrinkle_label_visibility.py``). Detections on the invisible rest of the mask
-are neither hits nor misses there. Two more tables score what a before/after comparison
-sees: each detector also runs on the untouched photo, and only its detections that are new in
-the rendering count (against the exact and the visible mask). A detection already on the
-untouched photo is no false positive there, and on a drawn line it counts as a miss. Where
-the photo itself did not change (the person's own lines, whoever finds them, or a steady false
+For each London face in the model card's held-out split (``--split test``, default; ``val`` to
+choose fusion settings without touching test), wrinkles are drawn with the simulator's default
+sampler (:func:`outcomes.simulate.sample_wrinkles`, severity 0.3-1.0, the same protocol as
+``benchmarks/wrinkle_detection.py``; the CNN's training renderer adds more variety)
+``--renders`` times, and each detector runs on the face's skin as the pipeline cuts it. Scores
+are Dice / IoU against the exact half-peak mask inside that skin, pooled over the renders of a
+face, then the median over faces - overall, by self-reported ethnicity and by skin-tone group
+from the measured ITA (Chardon: light > 41°, intermediate 28-41°, tan and darker ≤ 28°). A
+second table scores the same detections without the face's own creases (the classical
+detections on the untouched photo, grown by 2 px, as in the CNN's training ``ignore`` masks):
+real lines that the simulator did not draw are neither hits nor misses there. A third table
+scores against the visible part of each mask, as a hand annotator would mark it: mask pixels
+the rendering darkens by more than twice the skin's fine texture (sd of luma minus its
+Gaussian blur, sigma 2 px, on the untouched photo; see
+``benchmarks/wrinkle_label_visibility.py``). Detections on the invisible rest of the mask are
+neither hits nor misses there. Two more tables score what a before/after comparison sees: each
+detector also runs on the untouched photo, and only its detections that are new in the
+rendering count (against the exact and the visible mask). A detection already on the untouched
+photo is no false positive there, and on a drawn line it counts as a miss. Where the photo
+itself did not change (the person's own lines, whoever finds them, or a steady false
 detection), the pipeline's paired wrinkle measures, taken on the same pixels in both photos,
-show no change either. A detector that marks everything finds nothing new. The last column, "visible only", is a reference, not a
-detector: it marks exactly the visible part of each mask (so it scores 1 against the visible
-part, and 2s/(1+s) for a visible share s against the exact mask). Where lines barely show, as on the darkest
-skin, it shows how much of a group gap on exact masks is the rendering's visibility; a
-detector can still beat it there by following a line through its faint stretches. With
-``--tone-depth`` each face's line depths are scaled by its skin tone as in the visible-label
-training renders (:func:`outcomes.training.synthetic.tone_depth_gain`, 1-2x), so the lines
-show about as much on dark skin as on light: the group gap at equal visibility. Also
-timed: the CNN on one 1350×1350 photo (crop, resample, tiles, back; the mirror image too
-when the config sets ``wrinkles.cnn_mirror_average``).
+show no change either. A detector that marks everything finds nothing new. The last column,
+"visible only", is a reference, not a detector: it marks exactly the visible part of each mask
+(so it scores 1 against the visible part, and 2s/(1+s) for a visible share s against the exact
+mask). Where lines barely show, as on the darkest skin, it shows how much of a group gap on
+exact masks is the rendering's visibility; a detector can still beat it there by following a
+line through its faint stretches. With ``--tone-depth`` each face's line depths are scaled by
+its skin tone as in the visible-label training renders
+(:func:`outcomes.training.synthetic.tone_depth_gain`, 1-2x), so the lines show about as much
+on dark skin as on light: the group gap at equal visibility. Also timed: the CNN on one
+1350×1350 photo (crop, resample, tiles, back; the mirror image too when the config sets
+``wrinkles.cnn_mirror_average``).
 
     python benchmarks/wrinkle_cnn.py [--split test] [--renders 3] [--weights 1.0 0.85 0.7 0.5] [--precision auto]
                                      [--config YAML] [--per-face] [--tone-depth]
@@ -124,7 +125,8 @@ def main() -> None:
             before[f"fused w={w:g}"] = fuse(prob0, classical0.response, skin0, ipd_px=ipd, cnn_weight=w,
                                             threshold=threshold).mask
         for _ in range(args.renders):
-            rendered, truth = render_wrinkles(img, sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng), depth_scale=gain)
+            wrinkles = sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng)
+            rendered, truth = render_wrinkles(img, wrinkles, depth_scale=gain)
             regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
             skin = np.any(np.stack(list(regions.masks.values())), axis=0)
             gt = truth & skin
@@ -180,7 +182,8 @@ def main() -> None:
         for i, path in enumerate(paths):
             eth, tone, share = visible_by_face[i]
             print(f"  {path.stem.split('_')[0]:<6}{eth:<12}{tone:<22}"
-                  + "".join(f"{per_face[first, s][i][2]:>20.3f}" for s in SCORINGS) + f"{share:>17.2f}{gains[i]:>12.2f}")
+                  + "".join(f"{per_face[first, s][i][2]:>20.3f}" for s in SCORINGS)
+                  + f"{share:>17.2f}{gains[i]:>12.2f}")
     print(f"CNN per {img.shape[1]}×{img.shape[0]} photo (ROI = face skin), ms: {summary(np.array(cnn_ms))}")
     print(f"classical filters per photo, ms: {summary(np.array(classical_ms))}")
 

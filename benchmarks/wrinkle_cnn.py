@@ -68,6 +68,26 @@ SCORINGS = {"exact": "", "no creases": "; the face's own creases not scored",
             "new lines, visible": "; only new detections, against the visible part of each mask"}
 
 
+def union(masks: dict[str, np.ndarray]) -> np.ndarray:
+    return np.any(np.stack(list(masks.values())), axis=0)
+
+
+def detections(cnn, image: np.ndarray, ipd: float, skin: np.ndarray, weights: list[float], threshold: float,
+               mirror_average: bool) -> tuple[dict[str, np.ndarray], float, float]:
+    """Each detector's mask inside ``skin`` (classical, then fused at each CNN weight) and the
+    classical and CNN times, ms."""
+    t0 = time.perf_counter()
+    classical = detect_wrinkles(image, ipd, skin)
+    t1 = time.perf_counter()
+    prob = wrinkle_probability(cnn, image, ipd, skin, mirror_average=mirror_average)
+    t2 = time.perf_counter()
+    masks = {"classical": classical.mask & skin}
+    for w in weights:
+        masks[f"fused w={w:g}"] = fuse(prob, classical.response, skin, ipd_px=ipd, cnn_weight=w,
+                                      threshold=threshold).mask
+    return masks, (t1 - t0) * 1e3, (t2 - t1) * 1e3
+
+
 def tone_group(ita: float) -> str:
     return "light (ITA>41)" if ita > 41 else "intermediate (28-41)" if ita > 28 else "tan-dark (ITA<=28)"
 
@@ -114,34 +134,24 @@ def main() -> None:
         counts = {(d, scoring): np.zeros(3) for d in detectors for scoring in SCORINGS}
         visible_share = []
         gain = tone_depth_gain(img, skin_of(img, anchors)) if args.tone_depth else 1.0
-        natural = cv2.dilate(detect_wrinkles(img, ipd, seed | np.any(np.stack(list(plain.values())), axis=0)).mask
-                             .astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+        natural = cv2.dilate(detect_wrinkles(img, ipd, seed | union(plain)).mask.astype(np.uint8),
+                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
         # Each detector's map of the untouched photo, for the "new lines" scorings.
-        skin0 = np.any(np.stack(list(region_masks(lm, img.shape[:2], skin_pixels(img, seed)).masks.values())), axis=0)
-        classical0 = detect_wrinkles(img, ipd, skin0)
-        prob0 = wrinkle_probability(cnn, img, ipd, skin0, mirror_average=config.wrinkles.cnn_mirror_average)
-        before = {"classical": classical0.mask, "visible only": np.zeros_like(skin0)}
-        for w in args.weights:
-            before[f"fused w={w:g}"] = fuse(prob0, classical0.response, skin0, ipd_px=ipd, cnn_weight=w,
-                                            threshold=threshold).mask
+        skin0 = union(region_masks(lm, img.shape[:2], skin_pixels(img, seed)).masks)
+        before, _, _ = detections(cnn, img, ipd, skin0, args.weights, threshold, config.wrinkles.cnn_mirror_average)
+        before["visible only"] = np.zeros_like(skin0)
         for _ in range(args.renders):
             wrinkles = sample_wrinkles(anchors, rng.uniform(0.3, 1.0), rng)
             rendered, truth = render_wrinkles(img, wrinkles, depth_scale=gain)
             regions = region_masks(lm, img.shape[:2], skin_pixels(rendered, seed))
-            skin = np.any(np.stack(list(regions.masks.values())), axis=0)
+            skin = union(regions.masks)
             gt = truth & skin
             visible = visible_wrinkles(img, rendered, truth, skin) & skin
-            t0 = time.perf_counter()
-            classical = detect_wrinkles(rendered, ipd, skin)
-            t1 = time.perf_counter()
-            prob = wrinkle_probability(cnn, rendered, ipd, skin, mirror_average=config.wrinkles.cnn_mirror_average)
-            t2 = time.perf_counter()
-            classical_ms.append((t1 - t0) * 1e3)
-            cnn_ms.append((t2 - t1) * 1e3)
-            masks = {"classical": classical.mask & skin, "visible only": visible}
-            for w in args.weights:
-                masks[f"fused w={w:g}"] = fuse(prob, classical.response, skin, ipd_px=ipd, cnn_weight=w,
-                                              threshold=threshold).mask
+            masks, t_classical, t_cnn = detections(cnn, rendered, ipd, skin, args.weights, threshold,
+                                                   config.wrinkles.cnn_mirror_average)
+            masks["visible only"] = visible
+            classical_ms.append(t_classical)
+            cnn_ms.append(t_cnn)
             scored = ~(natural & ~truth)
             for d, m in masks.items():
                 counts[d, "exact"] += [(m & gt).sum(), (m & ~gt).sum(), (~m & gt).sum()]

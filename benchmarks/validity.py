@@ -94,7 +94,8 @@ def main() -> None:
                 "flags": ";".join(a.qc_flags),
             })
         if i < 5:
-            a = assess_pair(photo, photo, models, config)
+            # The same pixels as a new photo (another sha256): the identical file is refused.
+            a = assess_pair(photo, photo_from_array(photo.pixels, f"{path.stem}-copy"), models, config)
             same.append((a.gais.grade, a.gais.improvement_score, a.pih.flag))
         print(f"  {i + 1}/{len(files)} faces", flush=True, end="\r")
     models.close()
@@ -123,6 +124,9 @@ def main() -> None:
         spec = [not r["pih"] for r in rows if r["kind"] != "pih" and test(r)]
         print(f"PIH {group:18s} sensitivity {rate(sens)}   specificity {rate(spec)}")
     print(f"redness alone flagged as PIH:     {rate([r['pih'] for r in of('redness')])}")
+    for code in ("expression_change", "different_person"):
+        print(f"flagged {code + ':':27s}{rate([code in r['flags'] for r in rows])}  (all pairs: one person, "
+              "one expression)")
     drift = [abs(r["ita_after"] - r["ita_before"]) for r in of("unchanged") if r["ita_after"] is not None]
     print(f"ITA drift, lighting-only change, degrees: {summary(np.array(drift))}")
     print(f"same photo as before and after (grade, score, PIH): {same}")

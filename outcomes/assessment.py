@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from outcomes.color import SkinTone
+from outcomes.comparability import Comparability
 from outcomes.illumination import IlluminationFit
 from outcomes.features.pigment import PihResult
 from outcomes.scoring import GaisEstimate
@@ -60,6 +61,9 @@ class Assessment:
     wrinkle_mask_after: np.ndarray = field(repr=False)
     region_masks: dict[str, np.ndarray] = field(repr=False)
     not_assessable: dict[str, str] = field(default_factory=dict)
+    comparability: Comparability | None = None
+    # Regions where PIH was not judged (region → why): the expression moved their skin.
+    pih_not_assessable: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         reg = self.pair.registration
@@ -97,6 +101,7 @@ class Assessment:
                      "delta_b": r(p.delta_b, 3), "delta_e": r(p.delta_e, 3), "area_fraction": r(p.area_fraction, 5)}
                     for p in self.pih.regions
                 ],
+                "not_assessable": dict(self.pih_not_assessable),
             },
             "regions": {
                 name: {
@@ -125,7 +130,8 @@ class Assessment:
                 "residual_delta_e": r(self.illumination.residual_delta_e, 3),
                 "correctable": self.illumination.correctable,
             },
-            "qc": {"usable": self.usable, "flags": list(self.qc_flags)},
+            "qc": {"usable": self.usable, "flags": list(self.qc_flags),
+                   **(self.comparability.to_dict() if self.comparability is not None else {})},
             "provenance": self.provenance,
             "stage_ms": {k: round(v, 1) for k, v in self.stage_ms.items()},
         }

@@ -136,6 +136,49 @@ class IlluminationConfig:
 
 
 @dataclass(frozen=True)
+class ExpressionConfig:
+    # A follow-up whose expression differs from the baseline's is not comparable:
+    # a smile deepens the folds and shades the cheeks, a raised brow creases the
+    # forehead (outcomes/expression.py).
+    check: bool = True
+    # Mahalanobis distance of the six expression measures' change under the noise of
+    # repeat photos of unchanged faces (outcomes/data/expression_noise.json), above
+    # which the expression changed. 4.5 was chosen on the tuning half of the London
+    # set's neutral/smiling pairs and simulated repeats: every tuning smile above it,
+    # no tuning repeat (benchmarks/real_photo_qc.py reports the held-out half).
+    max_distance: float = 4.5
+    # Each measure's repeat-photo sd counts as at least this (IPD units, ~0.4 mm):
+    # mediapipe parts closed lips by up to 0.02 IPD between repeats, which is no
+    # expression a clinician would see.
+    min_noise_sd_ipd: float = 0.006
+    # When the expression changed, PIH is not assessed in regions whose mesh points
+    # moved more than this (median, IPD units) after registration: their shading moved.
+    # About the landmarks' own repeat noise (~0.5 mm): a smile's new shadows reach skin
+    # that moved only 0.01-0.02 IPD once the registration has taken up the rest.
+    pih_min_motion_ipd: float = 0.008
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.check, bool), "expression.check", f"must be true or false, got {self.check!r}")
+        for name in ("max_distance", "min_noise_sd_ipd", "pih_min_motion_ipd"):
+            value = getattr(self, name)
+            _require(value > 0, f"expression.{name}", f"must be positive, got {value}")
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    # The follow-up must show the baseline's person (outcomes/identity.py).
+    check: bool = True
+    # Face-embedding distance above which the two photos show different people: the
+    # embedding model's published operating point (dlib, LFW), not tuned here.
+    max_distance: float = 0.6
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.check, bool), "identity.check", f"must be true or false, got {self.check!r}")
+        _require(0.0 < self.max_distance < 2.0, "identity.max_distance",
+                 f"must be between 0 and 2, got {self.max_distance}")
+
+
+@dataclass(frozen=True)
 class RegionConfig:
     # A region with less visible skin than this fraction is omitted, not scored.
     min_skin_fraction: float = 0.4
@@ -198,6 +241,8 @@ class Config:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     illumination: IlluminationConfig = field(default_factory=IlluminationConfig)
     regions: RegionConfig = field(default_factory=RegionConfig)
+    expression: ExpressionConfig = field(default_factory=ExpressionConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
     wrinkles: WrinkleConfig = field(default_factory=WrinkleConfig)
     pigment: PigmentThresholds = field(default_factory=PigmentThresholds)
     gais: ScorerParams = field(default_factory=ScorerParams)
@@ -215,8 +260,14 @@ class Config:
 
 
 # (section, setting, the value that behaves as before the setting existed), for settings
-# added after configurations were first hashed.
-_LATER_SETTINGS = (("wrinkles", "cnn_mirror_average", False),)
+# added after configurations were first hashed. The expression and identity checks
+# only decide whether a pair is usable and never change a measured value of a
+# comparable pair, so at their defaults they leave the hash as it was.
+_LATER_SETTINGS = (
+    ("wrinkles", "cnn_mirror_average", False),
+    ("expression", dataclasses.asdict(ExpressionConfig())),
+    ("identity", dataclasses.asdict(IdentityConfig())),
+)
 
 
 def without_earlier_values(values: dict, later: tuple[tuple, ...]) -> dict:

@@ -85,3 +85,7 @@ class ManifestError(TableFileError):
 
 class BatchError(OutcomesError):
     """A batch job cannot start or go on (its folder holds another job, a worker died)."""
+
+
+class SamePhotoError(InputImageError):
+    """BEFORE and AFTER are one and the same photograph (identical sha256): a follow-up must be a new photo."""

@@ -25,6 +25,7 @@ from outcomes.types import Landmarks, Photo
 
 if TYPE_CHECKING:
     from outcomes.features.laxity import LaxityValue
+    from outcomes.identity import FaceIdentity
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.pipeline import Models
 
@@ -69,6 +70,8 @@ class FaceAnalysis:
         The configuration the analysis was made with (``Config.sha256``).
     stage_ms : dict[str, float]
         Wall time of each step.
+    identity : FaceIdentity or None
+        The face's identity embedding (None when the models hold no identity model).
     """
 
     photo: Photo
@@ -80,6 +83,7 @@ class FaceAnalysis:
     laxity: dict[str, LaxityValue]
     config_sha256: str
     stage_ms: dict[str, float] = field(default_factory=dict)
+    identity: FaceIdentity | None = None
 
 
 def analyse_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> FaceAnalysis:
@@ -123,8 +127,11 @@ def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Con
     lap("wrinkles_ms")
     laxity = laxity_features(landmarks, lab[..., 0])
     lap("laxity_ms")
+    identity = None if models.identity is None else models.identity.identify(photo, landmarks)
+    lap("identity_ms")
     return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, wrinkles=wrinkles,
-                        laxity=laxity, config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times})
+                        laxity=laxity, config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times},
+                        identity=identity)
 
 
 def face_masks(landmarks: Landmarks, shape: tuple[int, int]) -> FaceMasks:

@@ -139,7 +139,31 @@ class FaceLandmarker:
             No face above the detector's confidence, a face too small, or a
             face the mesh cannot be fitted to.
         """
-        points3d, box, faces_found = self.mesh_points(photo)
+        detections, faces_found = self._faces(photo)
+        return self._landmarks(photo, detections[0], faces_found)
+
+    def detect_all(self, photo: Photo, max_faces: int = 4) -> list[Landmarks]:
+        """Every face of at least ``other_face_min_area_ratio`` of the largest's area, largest first.
+
+        Up to ``max_faces`` are meshed; a smaller face the mesh cannot be fitted to
+        is left out. Each carries ``faces_found`` (all of them) and its QC flags.
+
+        Raises
+        ------
+        NoFaceError
+            As :meth:`detect`, for the largest face.
+        """
+        detections, faces_found = self._faces(photo)
+        found = [self._landmarks(photo, detections[0], faces_found)]
+        for det in detections[1:max_faces]:
+            try:
+                found.append(self._landmarks(photo, det, faces_found))
+            except NoFaceError:
+                continue
+        return found
+
+    def _landmarks(self, photo: Photo, detection: _Detection, faces_found: int) -> Landmarks:
+        points3d = self._mesh_detection(photo, detection)
         if self._template is None:
             self._template = frontal_template()
         points = points3d[:, :2]
@@ -154,7 +178,7 @@ class FaceLandmarker:
             anchors={name: points[i].copy() for name, i in MESH_ANCHOR_INDEX.items()},
             pose=estimate_pose(points3d, self._template),
             faces_found=faces_found,
-            face_box=box,
+            face_box=detection.box,
             image_size=(photo.width, photo.height),
             qc_flags=tuple(flags),
         )
@@ -171,6 +195,11 @@ class FaceLandmarker:
         faces_found : int
             Faces of at least ``other_face_min_area_ratio`` of its area, itself included.
         """
+        detections, faces_found = self._faces(photo)
+        return self._mesh_detection(photo, detections[0]), detections[0].box, faces_found
+
+    def _faces(self, photo: Photo) -> tuple[list[_Detection], int]:
+        """Detections of at least ``other_face_min_area_ratio`` of the largest's area, largest first."""
         cfg = self.config
         detections = self._detect_faces(photo.pixels)
         if not detections:
@@ -178,9 +207,14 @@ class FaceLandmarker:
                 photo.source,
                 f"no face found (detector confidence below {cfg.min_detection_confidence})",
             )
-        largest = max(detections, key=lambda d: d.area)
-        faces_found = sum(d.area >= cfg.other_face_min_area_ratio * largest.area for d in detections)
-        x0, y0, x1, y1 = largest.box
+        detections = sorted(detections, key=lambda d: -d.area)
+        kept = [d for d in detections if d.area >= cfg.other_face_min_area_ratio * detections[0].area]
+        return kept, len(kept)
+
+    def _mesh_detection(self, photo: Photo, detection: _Detection) -> np.ndarray:
+        """The (478, 3) mesh of one detected face (x, y in the photo's pixels, z relative depth)."""
+        cfg = self.config
+        x0, y0, x1, y1 = detection.box
         side = max(x1 - x0, y1 - y0)
         if side < cfg.min_face_px:
             raise NoFaceError(
@@ -194,9 +228,7 @@ class FaceLandmarker:
         # box than the detector's.
         lo, hi = points3d[:, :2].min(axis=0), points3d[:, :2].max(axis=0)
         refined = self._mesh_crop(photo.pixels, tuple((lo + hi) / 2), float(max(hi - lo)) * cfg.recrop_scale)
-        if refined is not None:
-            points3d = refined
-        return points3d, (float(x0), float(y0), float(x1), float(y1)), int(faces_found)
+        return points3d if refined is None else refined
 
     def _detect_faces(self, rgb: np.ndarray) -> list[_Detection]:
         """Faces in the whole photo; failing that, in overlapping tiles.
@@ -207,6 +239,12 @@ class FaceLandmarker:
         """
         found = self._detect_in(rgb, 0, 0)
         h, w = rgb.shape[:2]
+        if not found:
+            # A close-up face that fills the frame is outside the full-range model's
+            # training crops: show it again inside a margin half the frame wide.
+            pad = max(h, w) // 2
+            padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+            found = self._detect_in(padded, -pad, -pad)
         for fraction in (2, 4):
             if found:
                 break

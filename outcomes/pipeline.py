@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from outcomes.types import AlignedPair, Landmarks, Photo
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
+    from outcomes.identity import FaceIdentity, IdentityModel
     from outcomes.features.wrinkle_weights import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.illumination import IlluminationFit
@@ -42,6 +44,8 @@ class Models:
     wrinkle_cnn: WrinkleCNN | None = None
     # A GAIS scorer calibrated to a site's ratings; None = the configured default scorer.
     gais_scorer: CalibratedScorer | None = None
+    # Face embeddings for the same-person check; None = not checked.
+    identity: IdentityModel | None = None
 
     def close(self) -> None:
         self.landmarker.close()
@@ -55,12 +59,15 @@ class Models:
             out.update(self.wrinkle_cnn.describe())
         if self.gais_scorer is not None:
             out.update(self.gais_scorer.describe())
+        if self.identity is not None:
+            out.update(self.identity.describe())
         return out
 
 
 def load_models(config: Config | None = None, scorer: str | Path | None = None) -> Models:
     """Load the face detector and mesh, the wrinkle CNN unless the detector is classical,
-    and a calibrated GAIS scorer if one is given.
+    the face-identity model unless ``identity.check`` is off, and a calibrated GAIS
+    scorer if one is given.
 
     Raises
     ------
@@ -74,7 +81,13 @@ def load_models(config: Config | None = None, scorer: str | Path | None = None) 
     # Files first: a bad weights or scorer file fails before mediapipe starts.
     gais_scorer = None if scorer is None else load_configured_scorer(scorer, config)
     cnn = load_configured_cnn(config.wrinkles)
-    return Models(landmarker=FaceLandmarker(config.landmarks), wrinkle_cnn=cnn, gais_scorer=gais_scorer)
+    identity = None
+    if config.identity.check:
+        from outcomes.identity import load_identity_model
+
+        identity = load_identity_model()
+    return Models(landmarker=FaceLandmarker(config.landmarks), wrinkle_cnn=cnn, gais_scorer=gais_scorer,
+                  identity=identity)
 
 
 def load_configured_scorer(path: str | Path, config: Config) -> CalibratedScorer:
@@ -111,16 +124,14 @@ def align_photos(
     config = config or Config()
     start = time.perf_counter()
     before_photo, before_lm = locate_face(before, models, config)
-    return _align_onto(before_photo, before_lm, after, models, config, (time.perf_counter() - start) * 1e3)
-
-
-def _align_onto(before_photo: Photo, before_lm: Landmarks, after: str | Path | Photo, models: Models, config: Config,
-                before_ms: float) -> AlignedPair:
-    """Align AFTER onto an already located BEFORE (``before_ms``: what locating it took)."""
-    times: dict[str, float] = {}
-    start = time.perf_counter()
     after_photo, after_lm = locate_face(after, models, config)
-    times["read_and_landmarks_ms"] = before_ms + (time.perf_counter() - start) * 1e3
+    return _align_onto(before_photo, before_lm, after_photo, after_lm, config, (time.perf_counter() - start) * 1e3)
+
+
+def _align_onto(before_photo: Photo, before_lm: Landmarks, after_photo: Photo, after_lm: Landmarks, config: Config,
+                locate_ms: float) -> AlignedPair:
+    """Align a located AFTER onto a located BEFORE (``locate_ms``: what locating them took)."""
+    times: dict[str, float] = {"read_and_landmarks_ms": locate_ms}
     registration = register(before_photo.pixels, before_lm, after_photo.pixels, after_lm, config.alignment)
     start = time.perf_counter()
     size = (before_photo.width, before_photo.height)
@@ -132,6 +143,37 @@ def _align_onto(before_photo: Photo, before_lm: Landmarks, after: str | Path | P
         before=before_photo, after=after_photo, after_in_before=pixels, valid=valid,
         before_landmarks=before_lm, after_landmarks=after_lm, registration=registration, sampling_maps=maps,
     )
+
+
+def refuse_same_photo(before: Photo, after: Photo) -> None:
+    """Raise :class:`SamePhotoError` when BEFORE and AFTER are one file (identical sha256)."""
+    from outcomes.errors import SamePhotoError
+
+    if before.sha256 == after.sha256:
+        raise SamePhotoError(after.source, f"is the same photograph as the baseline {before.source} "
+                             f"(sha256 {after.sha256[:12]}…): a follow-up must be a new photo")
+
+
+def locate_patient(photo: Photo, models: Models, config: Config,
+                   reference: Callable[[], FaceIdentity | None] | None = None
+                   ) -> tuple[Landmarks, FaceIdentity | None]:
+    """The face in a follow-up ``photo`` that shows the baseline's person, and its identity.
+
+    With one face (or no identity model, or no ``reference``) it is that face. With
+    several it is the one whose embedding is nearest the ``reference`` identity (a
+    callable, so that the baseline's identity is waited for only when needed); the
+    largest face may be someone else standing closer.
+    """
+    located = models.landmarker.detect(photo)
+    if located.faces_found < 2 or models.identity is None or reference is None:
+        return located, None
+    target = reference()
+    if target is None:
+        return located, None
+    from outcomes.identity import identity_distance
+
+    candidates = [(lm, models.identity.identify(photo, lm)) for lm in models.landmarker.detect_all(photo)]
+    return min(candidates, key=lambda c: identity_distance(c[1], target))
 
 
 def alignment_to_dict(pair: AlignedPair, config: Config) -> dict:
@@ -184,12 +226,16 @@ def assess_pair(
     ------
     InputImageError, NoFaceError
         Unreadable photo or no face. A pair that is readable but not
-        comparable (pose, lighting) is returned with ``usable=False``.
+        comparable (pose, lighting, expression, another person) is returned
+        with ``usable=False`` and QC flags that say why.
+    SamePhotoError
+        BEFORE and AFTER are the same photograph (identical sha256).
     ValueError
         ``before`` was analysed with another configuration than ``config``.
     """
     from outcomes.assessment import Assessment, RegionChange
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
+    from outcomes.comparability import check_comparability, pih_not_assessable
     from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
     from outcomes.features.pigment import check_pih
     from outcomes.features.wrinkle_regions import region_wrinkle_features
@@ -201,27 +247,41 @@ def assess_pair(
     clock = StageClock()
     times, lap = clock.times, clock.lap
 
+    after_photo = after if isinstance(after, Photo) else read_photo(after, config.input)
     if isinstance(before, FaceAnalysis):
         if before.config_sha256 != config.sha256():
             raise ValueError(f"the baseline {before.photo.source} was analysed with another configuration "
                              f"(sha256 {before.config_sha256[:12]}…, this one {config.sha256()[:12]}…)")
         base = before
-        pair = _align_onto(base.photo, base.landmarks, after, models, config, 0.0)
+        refuse_same_photo(base.photo, after_photo)
+        start = time.perf_counter()
+        after_lm, after_identity = locate_patient(after_photo, models, config, lambda: base.identity)
+        pair = _align_onto(base.photo, base.landmarks, after_photo, after_lm, config,
+                           (time.perf_counter() - start) * 1e3)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        photo, landmarks = locate_face(before, models, config)
+        photo = before if isinstance(before, Photo) else read_photo(before, config.input)
+        refuse_same_photo(photo, after_photo)
+        photo, landmarks = locate_face(photo, models, config)
         lap("baseline.read_and_landmarks_ms")
         # The baseline is measured while AFTER is located and aligned: both mostly run
         # single-threaded code (OpenCV, PyTorch and numpy release the GIL), so on two or
         # more cores the pair takes about the longer of the two, not their sum.
         with ThreadPoolExecutor(1, thread_name_prefix="baseline") as pool:
             measuring = pool.submit(measure_face, photo, landmarks, models, config)
-            pair = _align_onto(photo, landmarks, after, models, config, 0.0)
+            start = time.perf_counter()
+            after_lm, after_identity = locate_patient(after_photo, models, config, lambda: measuring.result().identity)
+            pair = _align_onto(photo, landmarks, after_photo, after_lm, config, (time.perf_counter() - start) * 1e3)
             base = measuring.result()
         times.update({f"baseline.{k}": v for k, v in base.stage_ms.items()})
     times.update({f"align.{k}": v for k, v in pair.registration.stage_ms.items()})
     lap("baseline_and_align_ms")
+    if after_identity is None and models.identity is not None and config.identity.check:
+        after_identity = models.identity.identify(pair.after, pair.after_landmarks)
+    comparable = check_comparability(base.landmarks, pair.after_landmarks, base.identity, after_identity,
+                                     config.expression, config.identity)
+    lap("comparability_ms")
     b_lm, b_rgb, lab_b, masks = base.landmarks, base.photo.pixels, base.lab, base.masks
     shape, ipd = b_rgb.shape[:2], b_lm.inter_pupil_distance
     valid = pair.valid
@@ -273,7 +333,10 @@ def assess_pair(
         tone = SkinTone(None, None, None, "not measured")  # flagged below; never guessed
     else:
         tone = skin_tone(ita_b, fitzpatrick)
-    pih = check_pih(lab_b, lab_a, regions.masks, ipd, config.pigment, exclude=map_b.mask | map_a.mask)
+    pih_skipped = pih_not_assessable(comparable, b_lm, pair.after_landmarks, pair.registration.after_to_before,
+                                     regions.masks, config.expression)
+    pih = check_pih(lab_b, lab_a, {n: m for n, m in regions.masks.items() if n not in pih_skipped}, ipd,
+                    config.pigment, exclude=map_b.mask | map_a.mask)
     lap("pih_ms")
     folds = [n for n in changes if n.startswith(("nasolabial", "marionette"))]
     score, wrinkle, laxity = improvement_score(
@@ -290,7 +353,7 @@ def assess_pair(
                                                [c.wrinkle_after for c in changes.values()]),
             pih_severity=pih.severity))
     lap("score_ms")
-    flags = list(pair.registration.qc_flags)
+    flags = list(pair.registration.qc_flags) + list(comparable.flags)
     if models.gais_scorer is not None and models.gais_scorer.config_sha256 not in ("", config.sha256()):
         flags.append("scorer_config_differs: the GAIS scorer was calibrated on pairs assessed with another "
                       "configuration")
@@ -300,13 +363,15 @@ def assess_pair(
         flags.append("skin_tone_not_measured")
     if len(changes) < config.regions.min_regions:
         flags.append(f"too_few_regions: {len(changes)} scored, need {config.regions.min_regions}")
-    usable = pair.registration.ok and fit.correctable and len(changes) >= config.regions.min_regions
+    usable = (pair.registration.ok and fit.correctable and len(changes) >= config.regions.min_regions
+              and comparable.usable)
     return Assessment(
         pair=pair, after_normalised=after_rgb, gais=gais, skin_before=tone, ita_after=ita_a, pih=pih,
         regions=changes, omitted_regions=regions.omitted, illumination=fit, usable=usable,
         qc_flags=tuple(flags), provenance={**provenance(config, pair.before, pair.after), "models": models.describe()},
         stage_ms=times, wrinkle_mask_before=map_b.mask, wrinkle_mask_after=map_a.mask,
-        region_masks=regions.masks, not_assessable=dict(NOT_ASSESSABLE),
+        region_masks=regions.masks, not_assessable=dict(NOT_ASSESSABLE), comparability=comparable,
+        pih_not_assessable=pih_skipped,
     )
 
 

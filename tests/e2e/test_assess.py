@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from outcomes.io import read_photo
+from outcomes.errors import SamePhotoError
+from outcomes.face_analysis import analyse_face
+from outcomes.io import photo_from_array, read_photo
 from outcomes.pipeline import assess_pair
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -29,11 +31,70 @@ def sample_assessments(models):
     return out
 
 
-def test_same_photo_is_no_change(models):
+def test_same_pixels_as_a_new_photo_is_no_change(models):
     photo = read_photo(SAMPLES / "S02_baseline.jpg")
-    a = assess_pair(photo, photo, models)
+    copy = photo_from_array(photo.pixels, "a copy")  # another sha256: a re-encoded copy of the photo
+    a = assess_pair(photo, copy, models)
     assert a.gais.grade == 4 and abs(a.gais.improvement_score) < 0.02
     assert not a.pih.flag and a.usable
+    qc = a.to_dict()["qc"]
+    assert qc["identity"]["distance"] < 1e-6 and qc["identity"]["same_person"]
+    assert qc["expression"]["distance"] < 1e-6 and not qc["expression"]["changed"]
+
+
+def test_the_same_file_twice_is_an_error(models):
+    photo = read_photo(SAMPLES / "S02_baseline.jpg")
+    with pytest.raises(SamePhotoError, match="same photograph as the baseline"):
+        assess_pair(photo, photo, models)
+    with pytest.raises(SamePhotoError):
+        assess_pair(analyse_face(photo, models), SAMPLES / "S02_baseline.jpg", models)
+
+
+def test_cli_refuses_the_same_file_twice_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "outcomes.cli", "assess", str(SAMPLES / "S03_baseline.jpg"),
+         str(SAMPLES / "S03_baseline.jpg"), "--json", str(tmp_path / "a.json")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert "same photograph" in done.stderr and "S03_baseline.jpg" in done.stderr
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_smiling_follow_up_is_refused_without_pih(shared_data, models):
+    a = assess_pair(shared_data / "london" / "neutral" / "007_03.jpg",
+                    shared_data / "london" / "smiling" / "007_08.jpg", models)
+    flags = [f for f in a.qc_flags if f.startswith("expression_change:")]
+    assert not a.usable and len(flags) == 1 and "mouth wider" in flags[0] and "retake" in flags[0]
+    assert not a.pih.flag
+    d = a.to_dict()
+    assert {"cheek_right", "cheek_left", "perioral"} <= set(d["pih"]["not_assessable"])
+    assert d["qc"]["identity"]["same_person"]
+
+
+def test_another_person_is_refused(shared_data, models):
+    a = assess_pair(shared_data / "london" / "neutral" / "007_03.jpg",
+                    shared_data / "london" / "neutral" / "017_03.jpg", models)
+    assert not a.usable and any(f.startswith("different_person:") for f in a.qc_flags)
+    assert not a.pih.flag and len(a.to_dict()["pih"]["not_assessable"]) == len(a.region_masks)
+
+
+def test_with_two_people_the_patient_is_assessed(shared_data, models):
+    """The follow-up shows the patient small and another person larger: the patient is found."""
+    import cv2
+
+    patient = read_photo(shared_data / "london" / "neutral" / "007_03.jpg")
+    other = read_photo(shared_data / "london" / "neutral" / "017_03.jpg").pixels
+    canvas = np.full_like(patient.pixels, 200)
+    big = cv2.resize(other, None, fx=0.62, fy=0.62, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(patient.pixels, None, fx=0.42, fy=0.42, interpolation=cv2.INTER_AREA)
+    canvas[-big.shape[0]:, :big.shape[1]] = big
+    canvas[-small.shape[0] - 120:-120, -small.shape[1]:] = small
+    a = assess_pair(patient, photo_from_array(canvas, "two people"), models)
+    assert not any(f.startswith("different_person") for f in a.qc_flags)
+    assert "multiple_faces" in a.pair.after_landmarks.qc_flags
+    assert a.to_dict()["qc"]["identity"]["distance"] < 0.4
+    assert a.pair.after_landmarks.anchors["right_pupil"][0] > canvas.shape[1] / 2  # the face on the right
 
 
 def test_samples_follow_their_simulated_truth(sample_assessments):
@@ -75,7 +136,7 @@ def test_assessment_json_follows_the_contract(sample_assessments):
                                "laxity_before", "laxity_after", "laxity_change"}
     assert d["regions"]["forehead"]["laxity_before"] is None  # laxity only where it applies
     assert set(d["alignment"]) >= {"ok", "residual_rel_ipd", "after_to_before"}
-    assert set(d["qc"]) == {"usable", "flags"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
+    assert set(d["qc"]) == {"usable", "flags", "identity", "expression"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
 
     json.dumps(d, allow_nan=False)
 

@@ -74,3 +74,29 @@ def test_two_faces_take_the_larger_and_flag_it(shared_data, models):
     lm = models.landmarker.detect(photo_from_array(canvas))
     assert lm.faces_found == 2 and "multiple_faces" in lm.qc_flags
     assert lm.anchors["right_pupil"][0] < 1350  # the larger face was meshed
+
+
+def test_close_up_face_that_fills_the_frame_is_found(shared_data, models):
+    """A face filling the frame is outside the full-range detector's crops; the margin pass finds it."""
+    path = shared_data / "london" / "neutral" / "070_03.jpg"
+    tem = read_tem(path.with_suffix(".tem"))
+    photo = read_photo(path)
+    x0, y0, side = 330, 330, 720  # about the face oval, upscaled to the whole frame
+    close = cv2.resize(photo.pixels[y0:y0 + side, x0:x0 + side], (1350, 1350), interpolation=cv2.INTER_CUBIC)
+    lm = models.landmarker.detect(photo_from_array(close, "close-up"))
+    scale = 1350 / side
+    expected = (tem[LONDON_ANCHOR_INDEX["right_pupil"]] - [x0, y0]) * scale
+    ipd = np.linalg.norm(tem[0] - tem[1]) * scale
+    assert np.linalg.norm(lm.anchors["right_pupil"] - expected) < 0.05 * ipd
+
+
+def test_detect_all_lists_faces_largest_first(shared_data, models):
+    a = read_photo(shared_data / "london" / "neutral" / "007_03.jpg").pixels
+    b = read_photo(shared_data / "london" / "neutral" / "017_03.jpg").pixels
+    canvas = np.full_like(a, 200)
+    canvas[-840:, :840] = cv2.resize(b, (840, 840), interpolation=cv2.INTER_AREA)
+    canvas[-690:-120, -570:] = cv2.resize(a, (570, 570), interpolation=cv2.INTER_AREA)
+    faces = models.landmarker.detect_all(photo_from_array(canvas, "two"))
+    assert len(faces) == 2 and all(f.faces_found == 2 and "multiple_faces" in f.qc_flags for f in faces)
+    assert faces[0].inter_pupil_distance > faces[1].inter_pupil_distance
+    assert faces[0].anchors["right_pupil"][0] < 675 < faces[1].anchors["right_pupil"][0]

@@ -8,7 +8,10 @@ On the London set's real photos, with each face's neutral photo as the baseline:
   again at 0.6–1.6× size, blurred, noisy, JPEG 70–95, ±0.3 EV, white balance,
   ±3° yaw and pitch): graded No change, no PIH, no flag;
 - another person's neutral photo as the follow-up: ``different_person``;
-- a follow-up with two people, the other one larger: the patient is found.
+- a follow-up with two people, the other one larger: the patient is found;
+- a treated face (rendered wrinkles 50 % shallower at follow-up) whose
+  follow-up is recaptured: how far the improvement score moves when only the
+  follow-up's capture changes.
 
 Faces at even positions (sorted by id) are the tuning half the expression
 threshold and noise model were set on; odd positions are held out. Each
@@ -37,7 +40,7 @@ from outcomes.errors import OutcomesError  # noqa: E402
 from outcomes.face_analysis import analyse_face  # noqa: E402
 from outcomes.io import read_photo  # noqa: E402
 from outcomes.pipeline import assess_pair, load_models  # noqa: E402
-from outcomes.simulate import london_anchors, read_tem  # noqa: E402
+from outcomes.simulate import TreatmentSpec, london_anchors, read_tem, simulate_pair  # noqa: E402
 from outcomes.simulate.recapture import random_recapture, recapture  # noqa: E402
 from outcomes.types import Photo  # noqa: E402
 
@@ -68,15 +71,32 @@ def row(kind: str, face: str, half: str, a) -> dict:  # noqa: ANN001 - Assessmen
         "different_person": "different_person" in codes,
         "identity_distance": None if qc is None else qc.identity_distance,
         "expression_distance": None if qc is None or qc.expression is None else qc.expression.distance,
-        "flags": ";".join(sorted(codes)),
+        "flags": ";".join(sorted(codes)), "score_change": None,
     }
+
+
+def treated_recaptures(pixels: np.ndarray, anchors: dict, face: str, half: str, count: int, index: int,
+                       models, config) -> list[dict]:  # noqa: ANN001 - Models, Config
+    """Score change of a treated pair when only its follow-up is photographed again."""
+    pair = simulate_pair(pixels, anchors, TreatmentSpec(wrinkle_severity=0.75, wrinkle_reduction=0.5,
+                                                        geometric=False, lighting=False, seed=30_000 + index))
+    base = analyse_face(array_photo(pair.before, f"{face}-treated-before"), models, config)
+    reference = assess_pair(base, array_photo(pair.after, f"{face}-treated-after"), models, config).gais
+    rng = np.random.default_rng(40_000 + index)
+    out = []
+    for j in range(count):
+        again, _ = recapture(pair.after, anchors, random_recapture(rng), rng)
+        a = assess_pair(base, array_photo(again, f"{face}-treated-recapture-{j}"), models, config)
+        out.append({**row("treated_recapture", face, half, a),
+                    "score_change": a.gais.improvement_score - reference.improvement_score})
+    return out
 
 
 def report(rows: list[dict]) -> None:
     def pct(part: int, whole: int) -> str:
         return f"{part}/{whole} ({100 * part / whole:.1f} %)" if whole else "0/0"
 
-    for kind in ("smiling", "recapture", "other_person", "two_people"):
+    for kind in ("smiling", "recapture", "other_person", "two_people", "treated_recapture"):
         for half in ("tuning", "held-out", "all"):
             sel = [r for r in rows if r["kind"] == kind and (half == "all" or r["half"] == half)]
             if not sel:
@@ -100,9 +120,15 @@ def report(rows: list[dict]) -> None:
             elif kind == "other_person":
                 line += [f"different_person {pct(sum(r['different_person'] for r in sel), n)}",
                          f"usable {pct(sum(r['usable'] for r in sel), n)}", f"PIH {pct(sum(r['pih'] for r in sel), n)}"]
-            else:
+            elif kind == "two_people":
                 line += [f"patient found (same person, no different_person) "
                          f"{pct(sum(not r['different_person'] for r in sel), n)}"]
+            else:
+                change = np.abs([r["score_change"] for r in sel])
+                line += [f"|score change| median {np.median(change):.3f} p90 {np.percentile(change, 90):.3f} "
+                         f"p95 {np.percentile(change, 95):.3f} max {change.max():.3f}",
+                         f"<= 0.03: {pct(int((change <= 0.03).sum()), n)}",
+                         f"treated score median {np.median([r['score'] - r['score_change'] for r in sel]):.3f}"]
             print("  ".join(line))
 
 
@@ -111,6 +137,8 @@ def main() -> None:
     parser.add_argument("--recaptures", type=int, default=2, help="repeat photos per face")
     parser.add_argument("--faces", type=int, default=0, help="only the first N faces (0: all 61)")
     parser.add_argument("--two-people", type=int, default=6, help="two-person follow-ups")
+    parser.add_argument("--no-treated", dest="treated", action="store_false",
+                        help="skip the treated faces' recaptured follow-ups")
     parser.add_argument("--config")
     parser.add_argument("--out", help="write the per-pair rows as CSV")
     args = parser.parse_args()
@@ -147,6 +175,8 @@ def main() -> None:
                 continue
             seconds.append(time.perf_counter() - start)
             rows.append(row(kind, face, halves[face], a))
+        if args.treated:
+            rows += treated_recaptures(photo.pixels, anchors, face, halves[face], args.recaptures, i, models, config)
         print(f"  {i + 1}/{len(files)} faces", end="\r", flush=True)
     models.close()
     print(f"\n{len(rows)} pairs in {time.perf_counter() - start_all:.0f} s; a follow-up against an analysed "

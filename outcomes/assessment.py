@@ -64,6 +64,9 @@ class Assessment:
     comparability: Comparability | None = None
     # Regions where PIH was not judged (region → why): the expression moved their skin.
     pih_not_assessable: dict[str, str] = field(default_factory=dict)
+    # Gaussian sd (px) by which the sharper photo was softened before line contrast was
+    # compared (> 0: BEFORE was, the follow-up being softer; < 0: the follow-up was).
+    relative_blur_px: float = 0.0
 
     def to_dict(self) -> dict:
         reg = self.pair.registration
@@ -123,6 +126,7 @@ class Assessment:
                 "local_max_px": r(reg.local_max_px, 3),
                 "pose_change_deg": {k: round(v, 2) for k, v in reg.pose_change.as_dict().items()},
             },
+            "resolution": {"relative_blur_px": r(self.relative_blur_px, 3)},
             "illumination": {
                 "exposure_stops": r(self.illumination.exposure_stops, 3),
                 "white_balance": r(self.illumination.white_balance, 4),

@@ -241,6 +241,7 @@ def assess_pair(
     from outcomes.features.wrinkle_regions import region_wrinkle_features
     from outcomes.illumination import normalise_illumination
     from outcomes.regions import region_masks
+    from outcomes.resolution import match_blur
     from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
 
     config = config or Config()
@@ -307,12 +308,15 @@ def assess_pair(
     lax_b = base.laxity
     lax_a = laxity_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm)
     lap("laxity_ms")
+    # Line contrast is compared at the softer photo's sharpness: a follow-up taken
+    # farther away or less sharp must not read as smoother skin.
+    light_b, light_a, blur_px = match_blur(lab_b[..., 0], lab_a[..., 0], _union(regions.masks, shape))
     changes: dict[str, RegionChange] = {}
     for name, mask in regions.masks.items():
         # Paired: both measured on the union of both photos' lines, so a line
         # that fades below detection at follow-up counts with its faded depth.
-        wb = region_wrinkle_features(map_b, lab_b, mask, regions.mm_per_px, reference=map_a)
-        wa = region_wrinkle_features(map_a, lab_a, mask, regions.mm_per_px, reference=map_b)
+        wb = region_wrinkle_features(map_b, light_b, mask, regions.mm_per_px, reference=map_a)
+        wa = region_wrinkle_features(map_a, light_a, mask, regions.mm_per_px, reference=map_b)
         lb, la = lax_b.get(name), lax_a.get(name)
         changes[name] = RegionChange(
             wrinkle_before=wb.severity, wrinkle_after=wa.severity,
@@ -336,7 +340,7 @@ def assess_pair(
     pih_skipped = pih_not_assessable(comparable, b_lm, pair.after_landmarks, pair.registration.after_to_before,
                                      regions.masks, config.expression)
     pih = check_pih(lab_b, lab_a, {n: m for n, m in regions.masks.items() if n not in pih_skipped}, ipd,
-                    config.pigment, exclude=map_b.mask | map_a.mask)
+                    config.pigment, exclude=map_b.mask | map_a.mask | _near_non_skin(base.skin & skin_a, ipd, config.pigment))
     lap("pih_ms")
     folds = [n for n in changes if n.startswith(("nasolabial", "marionette"))]
     score, wrinkle, laxity = improvement_score(
@@ -371,7 +375,7 @@ def assess_pair(
         qc_flags=tuple(flags), provenance={**provenance(config, pair.before, pair.after), "models": models.describe()},
         stage_ms=times, wrinkle_mask_before=map_b.mask, wrinkle_mask_after=map_a.mask,
         region_masks=regions.masks, not_assessable=dict(NOT_ASSESSABLE), comparability=comparable,
-        pih_not_assessable=pih_skipped,
+        pih_not_assessable=pih_skipped, relative_blur_px=blur_px,
     )
 
 
@@ -404,6 +408,28 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, fac
     response, mask = warped[..., 0], warped[..., 1]
     return dataclasses.replace(native, response=response * valid, mask=(mask >= 0.5) & valid,
                       ipd_px=pair.before_landmarks.inter_pupil_distance)
+
+
+def _union(masks: dict[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    for m in masks.values():
+        out |= m
+    return out
+
+
+def _near_non_skin(skin_both: np.ndarray, ipd_px: float, pigment) -> np.ndarray:  # noqa: ANN001
+    """Pixels within the PIH shift tolerance of anything that is not skin in both photos.
+
+    Hair, brows and lashes move between photos (a strand over the forehead, a head
+    turned by a few degrees) by more than the registration can follow; the skin
+    beside them then changes from skin to hair, which is no new pigment. Everything
+    outside the face counts as not skin, so the hairline above the forehead does too.
+    """
+    import cv2
+
+    radius = max(1, round(pigment.shift_tolerance_ipd * ipd_px))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    return cv2.dilate((~skin_both).astype(np.uint8), disk).astype(bool)
 
 
 def _wrinkle_detail(features) -> dict[str, float]:  # noqa: ANN001 - RegionWrinkles

@@ -69,7 +69,7 @@ def jowl_bulge(lm: Landmarks, side: str) -> float:
 
 
 def fold_depth(luminance: np.ndarray, start: np.ndarray, end: np.ndarray, ipd: float,
-               half_width_ipd: float = 0.12, samples: int = 9) -> float:
+               half_width_ipd: float = 0.12, samples: int = 9, smoothing_ipd: float = 0.015) -> float:
     """Shading-valley depth across a fold line, % of the skin luminance beside it.
 
     Parameters
@@ -80,6 +80,10 @@ def fold_depth(luminance: np.ndarray, start: np.ndarray, end: np.ndarray, ipd: f
         Ends of the fold line in pixels.
     ipd : float
         Inter-pupil distance in pixels (profile length scale).
+    smoothing_ipd : float
+        Gaussian sd (IPD units, ~1 mm) applied before the profiles are read: a fold is a
+        valley several mm wide, and at that scale pores, fine lines, sensor noise and the
+        photo's own sharpness (focus, distance, JPEG) no longer move its minimum.
 
     Returns
     -------
@@ -95,8 +99,17 @@ def fold_depth(luminance: np.ndarray, start: np.ndarray, end: np.ndarray, ipd: f
     offsets = np.linspace(-half_width_ipd, half_width_ipd, 25) * ipd
     centres = start + ts[:, None] * (end - start)
     pts = centres[:, None, :] + offsets[None, :, None] * normal
-    profile = cv2.remap(luminance.astype(np.float32), pts[..., 0].astype(np.float32),
-                        pts[..., 1].astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    sigma = max(smoothing_ipd * ipd, 0.5)
+    # Smooth only the box the profiles reach (plus the filter's reach).
+    h, w = luminance.shape[:2]
+    pad = int(np.ceil(3 * sigma)) + 2
+    x0 = int(np.clip(np.floor(pts[..., 0].min()) - pad, 0, w - 1))
+    x1 = int(np.clip(np.ceil(pts[..., 0].max()) + pad + 1, x0 + 1, w))
+    y0 = int(np.clip(np.floor(pts[..., 1].min()) - pad, 0, h - 1))
+    y1 = int(np.clip(np.ceil(pts[..., 1].max()) + pad + 1, y0 + 1, h))
+    local = cv2.GaussianBlur(np.ascontiguousarray(luminance[y0:y1, x0:x1], np.float32), (0, 0), sigma)
+    profile = cv2.remap(local, (pts[..., 0] - x0).astype(np.float32), (pts[..., 1] - y0).astype(np.float32),
+                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     ends = (profile[:, :3].mean(axis=1) + profile[:, -3:].mean(axis=1)) / 2
     depth = (ends - profile[:, 3:-3].min(axis=1)) / np.maximum(ends, 1e-3) * 100
     return float(max(np.median(depth), 0.0))

@@ -12,6 +12,8 @@ from outcomes.config import (
     AlignmentConfig,
     AlignmentQCConfig,
     Config,
+    ExpressionConfig,
+    IdentityConfig,
     InputConfig,
     LandmarkConfig,
     WrinkleConfig,
@@ -276,14 +278,29 @@ def test_sha256_changes_when_a_value_changes(changed):
 
 
 def test_settings_added_later_keep_earlier_hashes_until_set():
-    """The defaults hash as before wrinkles.cnn_mirror_average existed (session 11's value), so scorers, baselines
-    and batch jobs made then still match; setting it changes the hash."""
-    assert Config().sha256() == "8ded2c1346fa4bb374fa72e7b8f018fe026b31b88475b91eaedbeccd6f99daaf"
+    """Settings added later (wrinkles.cnn_mirror_average; the expression and identity checks) count
+    in the hash only when set away from their earlier behaviour, so scorers, baselines and batch jobs
+    made with the same measurement settings still match. The stored hashes are those since
+    pigment.shift_tolerance_ipd became 0.035."""
+    assert Config().sha256() == "484b105b203879e49afd864f07ba3b0b1c371ebb9792391f6ad53cc2cd0461ec"
     assert load_config(REPO / "configs" / "classical.yaml").sha256() == \
-        "fccb6b3dc2b5b68ce77095bc0d0a0b85c04426dc0300119c52d3a96d8e85878d"
+        "e6610b5e39db7c7a471c1b666401aaba296249af7d7e99a3bd916561cd800c97"
     assert Config(wrinkles=WrinkleConfig(cnn_mirror_average=True)).sha256() != Config().sha256()
+    assert Config(expression=ExpressionConfig(max_distance=6.0)).sha256() != Config().sha256()
+    assert Config(identity=IdentityConfig(check=False)).sha256() != Config().sha256()
     with pytest.raises(ConfigError, match="wrinkles.cnn_mirror_average"):
         WrinkleConfig(cnn_mirror_average=1)
+
+
+def test_comparability_settings_are_validated():
+    with pytest.raises(ConfigError, match="expression.max_distance"):
+        ExpressionConfig(max_distance=0)
+    with pytest.raises(ConfigError, match="identity.max_distance"):
+        IdentityConfig(max_distance=3.0)
+    with pytest.raises(ConfigError, match="expression.check"):
+        ExpressionConfig(check="yes")
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_from_mapping({"identity": {"threshold": 0.5}})
 
 
 def test_sha256_ignores_how_a_value_was_written(tmp_path):

@@ -73,6 +73,22 @@ def test_fold_depth_grows_with_a_darker_valley():
     assert depths[0] < depths[1] < depths[2]
 
 
+def test_fold_depth_does_not_depend_on_fine_texture_blur_or_noise():
+    """A fold is a valley millimetres wide: pores, focus and sensor noise must not move its depth."""
+    rng = np.random.default_rng(0)
+    ipd = 200
+    lum = np.full((400, 400), 60.0, np.float32)
+    lum[:, 190:210] -= 6.0
+    lum = cv2.GaussianBlur(lum, (0, 0), 5)
+    textured = lum + cv2.GaussianBlur(rng.normal(0, 3, lum.shape).astype(np.float32), (0, 0), 0.8)
+    start, end = np.array([200.0, 60.0]), np.array([200.0, 340.0])
+    reference = fold_depth(textured, start, end, ipd=ipd)
+    softer = fold_depth(cv2.GaussianBlur(textured, (0, 0), 1.2), start, end, ipd=ipd)
+    noisy = fold_depth(textured + rng.normal(0, 2, lum.shape).astype(np.float32), start, end, ipd=ipd)
+    assert reference > 5
+    assert softer == pytest.approx(reference, rel=0.05) and noisy == pytest.approx(reference, rel=0.05)
+
+
 def test_jowl_bulge_grows_when_the_jaw_contour_sags_outwards():
     lm = _face()
     base = jowl_bulge(lm, "right")

@@ -149,12 +149,13 @@ def main() -> None:
     if args.faces:
         files = files[:args.faces]
     models = load_models(config)
-    rows, seconds = [], []
+    rows, seconds, identities = [], [], {}
     start_all = time.perf_counter()
     for i, path in enumerate(files):
         face = path.stem.split("_")[0]
         photo = read_photo(path)
         base = analyse_face(photo, models, config)
+        identities[face] = base.identity
         anchors = london_anchors(read_tem(path.with_suffix(".tem")))
         other = files[(i + 1) % len(files)]
         follow_ups = [("smiling", read_photo(data / "london" / "smiling" / f"{face}_08.jpg")),
@@ -182,6 +183,15 @@ def main() -> None:
     print(f"\n{len(rows)} pairs in {time.perf_counter() - start_all:.0f} s; a follow-up against an analysed "
           f"baseline: median {np.median(seconds):.2f} s")
     report(rows)
+    if len(identities) > 1 and None not in identities.values():
+        from outcomes.identity import identity_distance
+
+        faces = sorted(identities)
+        d = np.array([identity_distance(identities[a], identities[b]) for i, a in enumerate(faces)
+                      for b in faces[i + 1:]])
+        print(f"neutral photos of different people, all {len(d)} pairs: embedding distance min {d.min():.3f}, "
+              f"p1 {np.percentile(d, 1):.3f}, median {np.median(d):.3f}; at or below "
+              f"{config.identity.max_distance:g} (taken for one person): {100 * np.mean(d <= config.identity.max_distance):.1f} %")
     if args.out:
         with open(args.out, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -29,9 +29,9 @@ from outcomes.types import AlignedPair, Landmarks, Photo
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
-    from outcomes.identity import FaceIdentity, IdentityModel
     from outcomes.features.wrinkle_weights import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
+    from outcomes.identity import FaceIdentity, IdentityModel
     from outcomes.illumination import IlluminationFit
     from outcomes.scorer_file import CalibratedScorer
 
@@ -154,8 +154,7 @@ def refuse_same_photo(before: Photo, after: Photo) -> None:
                              f"(sha256 {after.sha256[:12]}…): a follow-up must be a new photo")
 
 
-def locate_patient(photo: Photo, models: Models, config: Config,
-                   reference: Callable[[], FaceIdentity | None] | None = None
+def locate_patient(photo: Photo, models: Models, reference: Callable[[], FaceIdentity | None] | None = None
                    ) -> tuple[Landmarks, FaceIdentity | None]:
     """The face in a follow-up ``photo`` that shows the baseline's person, and its identity.
 
@@ -256,7 +255,7 @@ def assess_pair(
         base = before
         refuse_same_photo(base.photo, after_photo)
         start = time.perf_counter()
-        after_lm, after_identity = locate_patient(after_photo, models, config, lambda: base.identity)
+        after_lm, after_identity = locate_patient(after_photo, models, lambda: base.identity)
         pair = _align_onto(base.photo, base.landmarks, after_photo, after_lm, config,
                            (time.perf_counter() - start) * 1e3)
     else:
@@ -272,7 +271,7 @@ def assess_pair(
         with ThreadPoolExecutor(1, thread_name_prefix="baseline") as pool:
             measuring = pool.submit(measure_face, photo, landmarks, models, config)
             start = time.perf_counter()
-            after_lm, after_identity = locate_patient(after_photo, models, config, lambda: measuring.result().identity)
+            after_lm, after_identity = locate_patient(after_photo, models, lambda: measuring.result().identity)
             pair = _align_onto(photo, landmarks, after_photo, after_lm, config, (time.perf_counter() - start) * 1e3)
             base = measuring.result()
         times.update({f"baseline.{k}": v for k, v in base.stage_ms.items()})
@@ -339,8 +338,9 @@ def assess_pair(
         tone = skin_tone(ita_b, fitzpatrick)
     pih_skipped = pih_not_assessable(comparable, b_lm, pair.after_landmarks, pair.registration.after_to_before,
                                      regions.masks, config.expression)
+    not_pigment = map_b.mask | map_a.mask | _near_non_skin(base.skin & skin_a, ipd, config.pigment)
     pih = check_pih(lab_b, lab_a, {n: m for n, m in regions.masks.items() if n not in pih_skipped}, ipd,
-                    config.pigment, exclude=map_b.mask | map_a.mask | _near_non_skin(base.skin & skin_a, ipd, config.pigment))
+                    config.pigment, exclude=not_pigment)
     lap("pih_ms")
     folds = [n for n in changes if n.startswith(("nasolabial", "marionette"))]
     score, wrinkle, laxity = improvement_score(

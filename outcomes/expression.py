@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 import numpy as np
@@ -167,8 +168,11 @@ class ExpressionNoise:
                              f"{len(MEASURES)}×{len(MEASURES)} matrix, got shape {c.shape}")
 
 
+@lru_cache(maxsize=4)
 def load_expression_noise(min_sd_ipd: float = 0.0) -> ExpressionNoise:
     """The repeat-photo noise model shipped in ``outcomes/data/expression_noise.json``.
+
+    Read once per floor and kept (every pair compares with it); treat it as read-only.
 
     Parameters
     ----------

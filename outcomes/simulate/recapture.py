@@ -109,7 +109,7 @@ def head_depth(shape: tuple[int, int], anchors: Mapping[str, object]) -> np.ndar
     half_h = chin_v - v_mid
     r2 = (u / np.float32(1.45 * ipd)) ** 2 + ((v - np.float32(v_mid)) / np.float32(half_h)) ** 2
     depth = np.float32(1.4 * ipd) * np.sqrt(np.clip(1.0 - r2, 0.0, None))
-    nose_v = 0.55 * chin_v * 0.6  # about the nose tip, 0.6 of the way to the subnasale-chin midpoint
+    nose_v = 0.33 * chin_v  # the nose tip, about a third of the way from the pupils to the chin
     nose = np.exp(-0.5 * ((u / np.float32(0.12 * ipd)) ** 2 + ((v - np.float32(nose_v)) / np.float32(0.35 * ipd)) ** 2))
     return (depth + np.float32(0.45 * ipd) * nose.astype(np.float32)).astype(np.float32)
 

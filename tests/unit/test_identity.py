@@ -56,7 +56,7 @@ def test_missing_package_is_a_model_error(monkeypatch):
         load_identity_model()
 
 
-def test_shipped_model_embeds_a_face_chip():
+def test_shipped_model_loads_and_names_its_checksum():
     model = load_identity_model()
     assert model.describe() == {identity.MODEL_NAME: identity.EMBEDDING_FILE[1]}
 

@@ -8,13 +8,19 @@ lighting in every follow-up, and these skin changes:
 - partial: reduction drawn from −60 % … +90 % (for the rank correlation);
 - worsened: depth increased by 70 %;
 - pih: three macules (ΔL* −6 … −10, Δb* +3) and a 30 % reduction;
-- redness: diffuse erythema (Δa* +8) only.
+- redness: diffuse erythema (Δa* +8) only;
+- tightened: jowls and fold shading rendered from the face's template
+  (``simulate.sagging``) and tightened by −50 … +100 % at follow-up, wrinkles
+  unchanged;
+- sagging, untightened: the same sagging at both visits.
 
 Printed: Spearman between the true wrinkle reduction and improvement_score;
 the share of unchanged pairs called No change, improved pairs called Improved
 or better, worsened pairs called Worse; PIH sensitivity and specificity for
 light (ITA ≥ 28°) and dark (ITA < 28°) faces; redness-only pairs flagged as
-PIH; ITA drift between visits that differ only in lighting; the same photo
+PIH; laxity: Spearman of the jawline, fold and laxity measures against the
+true jowl, fold and tightening changes, and untightened pairs called No
+change; ITA drift between visits that differ only in lighting; the same photo
 as before and after; time per pair and per stage.
 
     python benchmarks/validity.py [--faces 61] [--seed 0] [--out results.csv] [--config YAML] [--held-out]
@@ -36,8 +42,13 @@ from outcomes.config import load_config
 from outcomes.features.wrinkle_fusion import resolve_weights
 from outcomes.io import photo_from_array, read_photo
 from outcomes.pipeline import assess_pair, load_models
-from outcomes.simulate import TreatmentSpec, simulate_pair
+from outcomes.simulate import SaggingSpec, TreatmentSpec, london_lower_face, simulate_pair
 from outcomes.simulate.templates import london_anchors, read_tem
+
+
+def sagging(rng: np.random.Generator, tightening: float) -> SaggingSpec:
+    return SaggingSpec(jowl_ipd=float(rng.uniform(0.02, 0.08)), fold_depth=float(rng.uniform(0.08, 0.35)),
+                       fold_width_ipd=float(rng.uniform(0.02, 0.045)), tightening=tightening)
 
 
 def scenarios(rng: np.random.Generator, seed: int) -> dict[str, TreatmentSpec]:
@@ -49,7 +60,23 @@ def scenarios(rng: np.random.Generator, seed: int) -> dict[str, TreatmentSpec]:
         "worsened": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=-0.7, seed=seed + 3),
         "pih": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.3, macules=3, seed=seed + 4),
         "redness": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.0, redness=True, seed=seed + 5),
+        "tightened": TreatmentSpec(wrinkle_severity=sev, sagging=sagging(rng, float(rng.uniform(-0.5, 1.0))),
+                                   seed=seed + 6),
+        "sagging_untightened": TreatmentSpec(wrinkle_severity=sev, sagging=sagging(rng, 0.0), seed=seed + 7),
     }
+
+
+def laxity_columns(a, truth: dict) -> dict:  # noqa: ANN001 - Assessment
+    """True and measured laxity changes (None where nothing was rendered or measured)."""
+    def change(prefix: str) -> float | None:
+        values = [c.laxity_before - c.laxity_after for n, c in a.regions.items()
+                  if n.startswith(prefix) and c.laxity_before is not None and c.laxity_after is not None]
+        return float(np.mean(values)) if values else None
+    sag = truth.get("sagging") or {}
+    folds = [v for v in (change("nasolabial"), change("marionette")) if v is not None]
+    return {"tightening": sag.get("tightening"), "true_jowl_change": sag.get("jowl_change_ipd"),
+            "true_fold_change": sag.get("fold_depth_change"), "laxity_component": a.gais.laxity_component,
+            "jawline_change": change("jawline"), "fold_change": float(np.mean(folds)) if folds else None}
 
 
 def rate(flags: list[bool]) -> str:
@@ -78,9 +105,10 @@ def main() -> None:
     same = []
     for i, path in enumerate(files):
         photo = read_photo(path)
-        anchors = london_anchors(read_tem(path.with_suffix(".tem")))
+        template = read_tem(path.with_suffix(".tem"))
+        anchors, lower_face = london_anchors(template), london_lower_face(template)
         for kind, spec in scenarios(rng, args.seed * 10_000 + i * 10).items():
-            pair = simulate_pair(photo.pixels, anchors, spec)
+            pair = simulate_pair(photo.pixels, anchors, spec, lower_face)
             start = time.perf_counter()
             a = assess_pair(photo_from_array(pair.before, f"{path.stem}-{kind}-before"),
                             photo_from_array(pair.after, f"{path.stem}-{kind}-after"), models, config)
@@ -91,7 +119,7 @@ def main() -> None:
                 "face": path.stem, "kind": kind, "true_reduction": pair.ground_truth["wrinkle_reduction"],
                 "score": a.gais.improvement_score, "grade": a.gais.grade, "pih": a.pih.flag,
                 "ita_before": a.skin_before.ita_deg, "ita_after": a.ita_after, "usable": a.usable,
-                "flags": ";".join(a.qc_flags),
+                "flags": ";".join(a.qc_flags), **laxity_columns(a, pair.ground_truth),
             })
         if i < 5:
             # The same pixels as a new photo (another sha256): the identical file is refused.
@@ -110,6 +138,8 @@ def main() -> None:
         return [r for r in rows if r["kind"] == kind]
 
     graded = [r for r in rows if r["kind"] in ("unchanged", "improved", "partial", "worsened")]
+    # The PIH figures keep to the pairs they always had: laxity pairs are reported below.
+    rows_pih = [r for r in rows if r["kind"] not in ("tightened", "sagging_untightened")]
     rho = spearmanr([r["true_reduction"] for r in graded], [r["score"] for r in graded]).statistic
     print(f"faces: {len(files)}, pairs: {len(rows)}; not usable: {sum(not r['usable'] for r in rows)}")
     print(f"Spearman(true wrinkle reduction, improvement_score): {rho:.3f}  (n={len(graded)})")
@@ -121,12 +151,22 @@ def main() -> None:
     for group, test in (("light (ITA ≥ 28°)", lambda r: r["ita_before"] is not None and r["ita_before"] >= 28),
                         ("dark (ITA < 28°)", lambda r: r["ita_before"] is not None and r["ita_before"] < 28)):
         sens = [r["pih"] for r in of("pih") if test(r)]
-        spec = [not r["pih"] for r in rows if r["kind"] != "pih" and test(r)]
+        spec = [not r["pih"] for r in rows_pih if r["kind"] != "pih" and test(r)]
         print(f"PIH {group:18s} sensitivity {rate(sens)}   specificity {rate(spec)}")
     print(f"redness alone flagged as PIH:     {rate([r['pih'] for r in of('redness')])}")
     for code in ("expression_change", "different_person"):
         print(f"flagged {code + ':':27s}{rate([code in r['flags'] for r in rows])}  (all pairs: one person, "
               "one expression)")
+    tightened = of("tightened")
+    for truth, measured, name in (("tightening", "laxity_component", "true tightening, laxity component"),
+                                  ("true_jowl_change", "jawline_change", "true jowl change, jawline change"),
+                                  ("true_fold_change", "fold_change", "true fold change, fold change")):
+        pairs = [(r[truth], r[measured]) for r in tightened if r[measured] is not None]
+        rho = spearmanr(*zip(*pairs)).statistic if len(pairs) > 2 else float("nan")
+        print(f"laxity: Spearman({name}): {rho:.3f}  (n={len(pairs)})")
+    print(f"sagging, untightened → No change: {rate([r['grade'] == 4 for r in of('sagging_untightened')])}")
+    print(f"laxity-only pairs flagged as PIH: {rate([r['pih'] for r in tightened + of('sagging_untightened')])}"
+          f"  (folds deepened: {rate([r['pih'] for r in tightened if (r['tightening'] or 0) < 0])})")
     drift = [abs(r["ita_after"] - r["ita_before"]) for r in of("unchanged") if r["ita_after"] is not None]
     print(f"ITA drift, lighting-only change, degrees: {summary(np.array(drift))}")
     print(f"same photo as before and after (grade, score, PIH): {same}")

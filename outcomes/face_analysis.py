@@ -24,6 +24,7 @@ from outcomes.config import Config
 from outcomes.types import Landmarks, Photo
 
 if TYPE_CHECKING:
+    from outcomes.features.jawline import JawProfiles
     from outcomes.features.laxity import LaxityValue
     from outcomes.identity import FaceIdentity
     from outcomes.features.wrinkles import WrinkleMap
@@ -72,6 +73,8 @@ class FaceAnalysis:
         Wall time of each step.
     identity : FaceIdentity or None
         The face's identity embedding (None when the models hold no identity model).
+    jaw_profiles : dict[str, JawProfiles]
+        L* profiles across each jaw contour, which a follow-up's are matched to.
     """
 
     photo: Photo
@@ -84,6 +87,7 @@ class FaceAnalysis:
     config_sha256: str
     stage_ms: dict[str, float] = field(default_factory=dict)
     identity: FaceIdentity | None = None
+    jaw_profiles: dict[str, JawProfiles] = field(default_factory=dict)
 
 
 def analyse_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> FaceAnalysis:
@@ -112,7 +116,7 @@ def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Con
     caller locates another face. ``stage_ms``: timings so far, kept in front of its own.
     """
     from outcomes.color import skin_pixels, srgb_to_lab
-    from outcomes.features.laxity import laxity_features
+    from outcomes.features.laxity import fold_features, jawline_baseline
     from outcomes.features.wrinkle_fusion import find_wrinkles
 
     config = config or Config()
@@ -125,13 +129,14 @@ def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Con
     wrinkles = find_wrinkles(photo.pixels, landmarks.inter_pupil_distance, masks.face, models.wrinkle_cnn,
                              config.wrinkles)
     lap("wrinkles_ms")
-    laxity = laxity_features(landmarks, lab[..., 0])
+    jaw_values, jaw_profiles = jawline_baseline(landmarks, lab[..., 0])
+    laxity = {**jaw_values, **fold_features(landmarks, lab[..., 0])}
     lap("laxity_ms")
     identity = None if models.identity is None else models.identity.identify(photo, landmarks)
     lap("identity_ms")
     return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, wrinkles=wrinkles,
                         laxity=laxity, config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times},
-                        identity=identity)
+                        identity=identity, jaw_profiles=jaw_profiles)
 
 
 def face_masks(landmarks: Landmarks, shape: tuple[int, int]) -> FaceMasks:

@@ -235,10 +235,10 @@ def assess_pair(
     from outcomes.assessment import Assessment, RegionChange
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
     from outcomes.comparability import check_comparability, pih_not_assessable
-    from outcomes.features.laxity import NOT_ASSESSABLE, laxity_features
+    from outcomes.features.laxity import NOT_ASSESSABLE, fold_features, jawline_follow_up
     from outcomes.features.pigment import check_pih
     from outcomes.features.wrinkle_regions import region_wrinkle_features
-    from outcomes.illumination import normalise_illumination
+    from outcomes.illumination import apply_illumination, normalise_illumination
     from outcomes.regions import region_masks
     from outcomes.resolution import match_blur
     from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
@@ -305,7 +305,9 @@ def assess_pair(
     map_a = restrict_wrinkles(_after_wrinkles_in_before_frame(pair, fit, masks.face, models, config), roi)
     lap("wrinkles_ms")
     lax_b = base.laxity
-    lax_a = laxity_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm)
+    lax_a = {**fold_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm),
+             **jawline_follow_up(pair.after_landmarks, apply_illumination(pair.after.pixels, fit), b_lm,
+                                 base.jaw_profiles, lax_b, np.linalg.inv(pair.registration.after_to_before))}
     lap("laxity_ms")
     # Line contrast is compared at the softer photo's sharpness: a follow-up taken
     # farther away or less sharp must not read as smoother skin.
@@ -342,11 +344,11 @@ def assess_pair(
     pih = check_pih(lab_b, lab_a, {n: m for n, m in regions.masks.items() if n not in pih_skipped}, ipd,
                     config.pigment, exclude=not_pigment)
     lap("pih_ms")
-    folds = [n for n in changes if n.startswith(("nasolabial", "marionette"))]
+    lax = [n for n, c in changes.items() if c.laxity_before is not None and c.laxity_after is not None]
     score, wrinkle, laxity = improvement_score(
         {n: c.wrinkle_before for n, c in changes.items()}, {n: c.wrinkle_after for n, c in changes.items()},
-        {n: changes[n].laxity_before for n in folds}, {n: changes[n].laxity_after for n in folds},
-        {n: changes[n].laxity_confidence for n in folds}, config.gais,
+        {n: changes[n].laxity_before for n in lax}, {n: changes[n].laxity_after for n in lax},
+        {n: changes[n].laxity_confidence for n in lax}, config.gais,
     )
     if models.gais_scorer is None:
         gais = estimate_gais(score, wrinkle, laxity, pih.severity, config.gais)

@@ -2,8 +2,8 @@
 
 ``improvement_score`` is the fraction by which the face's wrinkle severity
 (summed over the scored regions, so regions with more wrinkles count more)
-fell between visits, blended with the relative fall in fold depth (laxity)
-weighted by its confidence. 0 is no change, 0.3 is 30 % less, negative is
+fell between visits, blended with laxity tightening (the relative fall in
+fold depth and the jowl contour's inward movement) weighted by its confidence. 0 is no change, 0.3 is 30 % less, negative is
 worse; being a fraction of the subject's own baseline it is comparable across
 subjects.
 
@@ -41,6 +41,10 @@ class ScorerParams:
     # wrinkles does not turn detector noise into large relative changes.
     severity_floor: float = 0.02
     fold_floor: float = 1.0
+    # Jowls: inward movement of the jaw contour (% IPD) that counts as a laxity
+    # component of 1, and the jawline's weight beside the folds'.
+    jowl_scale: float = 3.0
+    jowl_weight: float = 1.0
     # Cutpoints between grades 1|2, 2|3, 3|4 and 4|5 on the improvement score.
     cutpoints: tuple[float, ...] = (0.60, 0.35, 0.10, -0.10)
     # Logistic scale: the improvement score's noise on unchanged pairs.
@@ -162,25 +166,54 @@ def move_to_worse(probabilities: dict[int, float], pih_severity: str,
     return moved, True
 
 
+FOLDS = ("nasolabial", "marionette")
+JAWLINES = ("jawline",)
+
+
+def laxity_component(before: dict[str, float], after: dict[str, float], confidence: dict[str, float],
+                     params: ScorerParams) -> tuple[float | None, float]:
+    """Confidence-weighted tightening from folds and jawlines; returns (component, mean confidence).
+
+    Folds: the relative fall of their depth (floored, like wrinkles). Jawlines: how far
+    the contour moved inwards over the jowl, in units of ``params.jowl_scale`` (% IPD)
+    — a jaw's own bow is its bone's shape as much as laxity, so its movement, not its
+    relative size, is what a treatment changes.
+    """
+    parts: list[tuple[float, float]] = []  # (value, weight)
+    confidences: list[float] = []
+    folds = [r for r in before if r in after and r.startswith(FOLDS)]
+    if folds:
+        conf = [confidence.get(r, 0.0) for r in folds]
+        total_b = sum(c * before[r] for c, r in zip(conf, folds))
+        total_a = sum(c * after[r] for c, r in zip(conf, folds))
+        parts.append(((total_b - total_a) / (total_b + params.fold_floor * max(sum(conf), 1e-6)), sum(conf) / len(conf)))
+        confidences += conf
+    jaws = [r for r in before if r in after and r.startswith(JAWLINES)]
+    if jaws and params.jowl_weight > 0:
+        conf = [confidence.get(r, 0.0) for r in jaws]
+        inward = sum(c * (before[r] - after[r]) for c, r in zip(conf, jaws)) / max(sum(conf), 1e-6)
+        parts.append((inward / params.jowl_scale, params.jowl_weight * sum(conf) / len(conf)))
+        confidences += conf
+    weight = sum(w for _, w in parts)
+    if not parts or weight <= 0:
+        return (None if not parts else 0.0), 0.0
+    return sum(v * w for v, w in parts) / weight, sum(confidences) / len(confidences)
+
+
 def improvement_score(
     wrinkle_before: dict[str, float], wrinkle_after: dict[str, float],
-    fold_before: dict[str, float], fold_after: dict[str, float], fold_confidence: dict[str, float],
+    laxity_before: dict[str, float], laxity_after: dict[str, float], laxity_confidence: dict[str, float],
     params: ScorerParams,
 ) -> tuple[float, float, float | None]:
-    """Blend of relative wrinkle and fold-depth reduction; returns (score, wrinkle, laxity)."""
+    """Blend of relative wrinkle reduction and laxity tightening; returns (score, wrinkle, laxity)."""
     regions = [r for r in wrinkle_before if r in wrinkle_after]
     total_before = sum(wrinkle_before[r] for r in regions)
     total_after = sum(wrinkle_after[r] for r in regions)
     wrinkle = (total_before - total_after) / (total_before + params.severity_floor) if regions else 0.0
-    folds = [r for r in fold_before if r in fold_after]
-    laxity = None
-    weight_lax = 0.0
-    if folds and params.laxity_weight > 0:
-        conf = [fold_confidence.get(r, 0.0) for r in folds]
-        before = sum(c * fold_before[r] for c, r in zip(conf, folds))
-        after = sum(c * fold_after[r] for c, r in zip(conf, folds))
-        laxity = (before - after) / (before + params.fold_floor * max(sum(conf), 1e-6))
-        weight_lax = params.laxity_weight * (sum(conf) / len(conf))
+    laxity, weight_lax = None, 0.0
+    if params.laxity_weight > 0:
+        laxity, mean_confidence = laxity_component(laxity_before, laxity_after, laxity_confidence, params)
+        weight_lax = params.laxity_weight * mean_confidence
     score = (params.wrinkle_weight * wrinkle + weight_lax * (laxity or 0.0)) / (params.wrinkle_weight + weight_lax)
     return float(score), float(wrinkle), laxity
 

@@ -1,19 +1,22 @@
 """Laxity features from a frontal photo: jowl bulge of the jawline, fold depth.
 
-- Jawline (``jawline_right/left``): how far the lower face contour bulges
-  beyond the straight line from the jaw angle to the chin, in % of the
-  inter-pupil distance (IPD), from each photo's own landmarks (so it does not
-  depend on the registration). Jowls push this contour outwards.
-- Folds (``nasolabial_*``, ``marionette_*``): the depth of the shading valley
-  across the fold, sampled on profiles perpendicular to the fold line in the
-  baseline's frame, as a % darkening relative to the skin beside the fold.
-  A deeper fold casts a darker valley under the same lighting.
+- Jawline (``jawline_right/left``): how far the lower face contour bows out
+  at the jowl beyond the straight line from the jaw angle to the chin, in % of
+  the inter-pupil distance (IPD), read from the image's edge
+  (:mod:`outcomes.features.jawline`); a follow-up's value is the baseline's
+  less how far the contour moved inwards between the photos.
+- Folds (``nasolabial_*``, ``marionette_*``): the shading of the fold's valley,
+  sampled on profiles across the fold line in the baseline's frame, as the %
+  of light a band over the crease loses relative to the cheek beyond it (in
+  linear luminance, so skin tone and exposure do not change it). A deeper fold
+  casts a darker valley under the same lighting.
 - Submental laxity needs a profile view: on a frontal photo it is reported as
   not assessable rather than guessed.
 
 Each value carries a confidence in [0, 1]: jaw landmarks are the least stable
 of the face (mouth opening, head pitch), so confidence falls with open mouth
-and with pose away from frontal.
+and with pose away from frontal; a jawline's also falls with the contrast of
+its edge and, for a follow-up, with how well its profiles matched the baseline's.
 """
 
 from __future__ import annotations
@@ -22,15 +25,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from outcomes.regions import JAW_LEFT, JAW_RIGHT
+from outcomes.features.jawline import JawProfiles, jaw_bulge, jaw_contour, jaw_profiles, jowl_change, map_points
 from outcomes.types import Landmarks
 
 NOT_ASSESSABLE = {"submental": "needs a profile (90°) view; not assessable on a frontal photo"}
 
 # Upper and lower inner lip midpoints of the mesh: their gap is the mouth opening.
 _UPPER_LIP_INNER, _LOWER_LIP_INNER = 13, 14
-# Nose-wing (alar crease) points beside which the nasolabial fold starts.
-_ALA = {"right": 129, "left": 358}
+# The nasolabial fold (top, middle, bottom) as mesh points plus offsets (IPD units, along
+# the eye line and down the face): the mean position of the hand-placed smile lines of
+# the London set's tuning half (even positions) relative to these points; sd of the
+# placement 0.02-0.05 IPD (scripts/fit_fold_lines.py).
+_NASOLABIAL = {
+    "right": ((203, (0.035, 0.023)), (206, (0.028, 0.045)), (216, (0.034, 0.078))),
+    "left": ((423, (0.004, 0.024)), (426, (0.017, 0.052)), (436, (0.008, 0.081))),
+}
 
 
 @dataclass(frozen=True)
@@ -54,87 +63,159 @@ def landmark_confidence(lm: Landmarks) -> float:
     return float(np.clip(1.0 - opening / 0.25, 0, 1) * np.clip(1.0 - pose / 20.0, 0, 1))
 
 
-def jowl_bulge(lm: Landmarks, side: str) -> float:
-    """Largest outward bulge of the jaw contour beyond the jaw-angle–chin chord, % IPD."""
-    origin, ex, ey, ipd = _frame(lm)
-    contour = lm.points[list(JAW_RIGHT if side == "right" else JAW_LEFT)]
-    chord = contour[-1] - contour[0]
-    normal = np.array([-chord[1], chord[0]]) / np.linalg.norm(chord)
-    # Orient the normal away from the face centre (outwards).
-    centre = origin + ipd * ey
-    if normal @ (contour[len(contour) // 2] - centre) < 0:
-        normal = -normal
-    offsets = (contour[1:-1] - contour[0]) @ normal
-    return float(max(offsets.max(), 0.0) / ipd * 100)
+def fold_depth(luminance: np.ndarray, line: np.ndarray, ipd: float, inside: np.ndarray, *,
+               band_ipd: tuple[float, float] = (-0.02, 0.08), reference_ipd: tuple[float, float] = (0.14, 0.22),
+               samples: int = 9, smoothing_ipd: float = 0.015) -> float:
+    """Shading depth of a fold: the light its valley removes, relative to the cheek beyond it.
 
-
-def fold_depth(luminance: np.ndarray, start: np.ndarray, end: np.ndarray, ipd: float,
-               half_width_ipd: float = 0.12, samples: int = 9, smoothing_ipd: float = 0.015) -> float:
-    """Shading-valley depth across a fold line, % of the skin luminance beside it.
+    On profiles across the fold line, the mean linear luminance of a band over the
+    crease and the cheek's overhang beside it is compared with a band of cheek further
+    out (on the side away from ``inside``). The far side of a fold (the upper lip,
+    a moustache, the lip's edge) differs between faces and is not used.
 
     Parameters
     ----------
     luminance : ndarray, shape (H, W), float
-        L* (or any luminance) of the photo, in the frame of ``start``/``end``.
-    start, end : ndarray, shape (2,)
-        Ends of the fold line in pixels.
+        L* of the photo, in the frame of ``line``.
+    line : ndarray, shape (N, 2)
+        The fold line (N ≥ 2 points), px.
     ipd : float
-        Inter-pupil distance in pixels (profile length scale).
+        Inter-pupil distance, px (every length is a fraction of it).
+    inside : ndarray, shape (2,)
+        A point on the face's midline side of the fold (the mouth's centre), px.
+    band_ipd, reference_ipd : (float, float)
+        Offsets across the line, outwards from ``inside`` positive, IPD units.
     smoothing_ipd : float
-        Gaussian sd (IPD units, ~1 mm) applied before the profiles are read: a fold is a
-        valley several mm wide, and at that scale pores, fine lines, sensor noise and the
-        photo's own sharpness (focus, distance, JPEG) no longer move its minimum.
+        Gaussian sd (IPD units, ~1 mm) applied first: at that scale pores, fine lines,
+        sensor noise and the photo's own sharpness no longer move a fold's shading.
 
     Returns
     -------
     float
-        Median over profiles of (mean of the two profile ends − profile
-        minimum) / mean of the ends × 100; 0 when there is no valley.
+        Median over profiles of (1 − band / reference) × 100, in linear luminance (the
+        % of light the fold's shading removes, so the same fold reads the same on light
+        and dark skin and at any exposure); 0 when the band is not darker.
     """
     import cv2
 
-    direction = (end - start) / max(np.linalg.norm(end - start), 1e-6)
-    normal = np.array([-direction[1], direction[0]])
-    ts = np.linspace(0.15, 0.85, samples)
-    offsets = np.linspace(-half_width_ipd, half_width_ipd, 25) * ipd
-    centres = start + ts[:, None] * (end - start)
-    pts = centres[:, None, :] + offsets[None, :, None] * normal
+    line = np.asarray(line, np.float64)
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    at = np.linspace(0.1, 0.95, samples) * s[-1]
+
+    def point(arclength: np.ndarray) -> np.ndarray:
+        return np.stack([np.interp(arclength, s, line[:, 0]), np.interp(arclength, s, line[:, 1])], axis=1)
+
+    centres = point(at)
+    tangent = point(np.minimum(at + 2, s[-1])) - point(np.maximum(at - 2, 0))
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+    normal *= np.where(np.sum(normal * (centres - inside), axis=1, keepdims=True) < 0, -1.0, 1.0)
+    step = 0.01
+    offsets = np.arange(band_ipd[0], reference_ipd[1] + step / 2, step)
+    pts = centres[:, None, :] + (offsets * ipd)[None, :, None] * normal[:, None, :]
     sigma = max(smoothing_ipd * ipd, 0.5)
     # Smooth only the box the profiles reach (plus the filter's reach).
     h, w = luminance.shape[:2]
     pad = int(np.ceil(3 * sigma)) + 2
-    x0 = int(np.clip(np.floor(pts[..., 0].min()) - pad, 0, w - 1))
-    x1 = int(np.clip(np.ceil(pts[..., 0].max()) + pad + 1, x0 + 1, w))
-    y0 = int(np.clip(np.floor(pts[..., 1].min()) - pad, 0, h - 1))
-    y1 = int(np.clip(np.ceil(pts[..., 1].max()) + pad + 1, y0 + 1, h))
-    local = cv2.GaussianBlur(np.ascontiguousarray(luminance[y0:y1, x0:x1], np.float32), (0, 0), sigma)
-    profile = cv2.remap(local, (pts[..., 0] - x0).astype(np.float32), (pts[..., 1] - y0).astype(np.float32),
+    lo = np.clip(np.floor(pts.reshape(-1, 2).min(axis=0)).astype(int) - pad, 0, [w - 1, h - 1])
+    hi = np.clip(np.ceil(pts.reshape(-1, 2).max(axis=0)).astype(int) + pad + 1, lo + 1, [w, h])
+    local = cv2.GaussianBlur(np.ascontiguousarray(luminance[lo[1]:hi[1], lo[0]:hi[0]], np.float32), (0, 0), sigma)
+    profile = cv2.remap(local, (pts[..., 0] - lo[0]).astype(np.float32), (pts[..., 1] - lo[1]).astype(np.float32),
                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    ends = (profile[:, :3].mean(axis=1) + profile[:, -3:].mean(axis=1)) / 2
-    depth = (ends - profile[:, 3:-3].min(axis=1)) / np.maximum(ends, 1e-3) * 100
+    light = lightness_to_luminance(profile)
+    tol = 1e-9
+    band = (offsets >= band_ipd[0] - tol) & (offsets <= band_ipd[1] + tol)
+    reference = (offsets >= reference_ipd[0] - tol) & (offsets <= reference_ipd[1] + tol)
+    depth = (1.0 - light[:, band].mean(axis=1) / np.maximum(light[:, reference].mean(axis=1), 1e-6)) * 100
     return float(max(np.median(depth), 0.0))
 
 
-def fold_lines(lm: Landmarks) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Fold lines (start, end) in pixels: nasolabial from the ala to beside the mouth
-    corner, marionette from the mouth corner down towards the jaw."""
+def lightness_to_luminance(lightness: np.ndarray) -> np.ndarray:
+    """CIE L* (0–100) to relative luminance Y (0–1), the inverse of CIE 1976 lightness."""
+    lightness = np.asarray(lightness, dtype=np.float64)
+    f = (lightness + 16.0) / 116.0
+    return np.where(lightness > 8.0, f ** 3, lightness / 903.3)
+
+
+def fold_lines(lm: Landmarks) -> dict[str, np.ndarray]:
+    """Fold lines (polylines, px): nasolabial from beside the nose wing to beside the
+    mouth, marionette from below the mouth corner down towards the jaw."""
     _, ex, ey, ipd = _frame(lm)
     lines = {}
     for side, s in (("right", -1.0), ("left", 1.0)):
+        lines[f"nasolabial_{side}"] = np.array([lm.points[i] + ipd * (dx * ex + dy * ey)
+                                                for i, (dx, dy) in _NASOLABIAL[side]])
         corner = lm.anchors[f"mouth_{side}"]
-        ala = lm.points[_ALA[side]]
-        lines[f"nasolabial_{side}"] = (ala + s * 0.05 * ipd * ex, corner + s * 0.08 * ipd * ex)
-        lines[f"marionette_{side}"] = (corner + 0.05 * ipd * ey, corner + s * 0.06 * ipd * ex + 0.45 * ipd * ey)
+        lines[f"marionette_{side}"] = np.array([corner + 0.05 * ipd * ey, corner + s * 0.06 * ipd * ex + 0.45 * ipd * ey])
     return lines
 
 
-def laxity_features(lm: Landmarks, luminance: np.ndarray, frame_landmarks: Landmarks | None = None) -> dict[str, LaxityValue]:
-    """Laxity per region for one photo.
+def jaw_support(contrast: float, match: float = 1.0) -> float:
+    """0..1: how well a photo shows the jaw contour (its L* step; for a pair, how well
+    the profiles matched). Flat lighting or skin as dark as the neck behind it gives
+    little contrast; a collar, hair or a hand over the jaw breaks the match."""
+    return float(np.clip(contrast / 6.0, 0, 1) * np.clip((match - 0.5) / 0.4, 0, 1))
+
+
+def jawline_baseline(lm: Landmarks, luminance: np.ndarray) -> tuple[dict[str, LaxityValue], dict[str, JawProfiles]]:
+    """Jowl bulge of each jaw contour of one photo (% IPD), and the profiles a follow-up is matched to."""
+    confidence = landmark_confidence(lm)
+    centre = (lm.anchors["mouth_right"] + lm.anchors["mouth_left"]) / 2
+    values, profiles = {}, {}
+    for side in ("right", "left"):
+        sampled = jaw_profiles(luminance, jaw_contour(lm, side), centre, lm.inter_pupil_distance)
+        bulge, contrast = jaw_bulge(sampled)
+        values[f"jawline_{side}"] = LaxityValue(bulge * 100, confidence * jaw_support(contrast))
+        profiles[f"jawline_{side}"] = sampled
+    return values, profiles
+
+
+def jawline_follow_up(lm: Landmarks, image: np.ndarray, frame_landmarks: Landmarks,
+                      baseline: dict[str, JawProfiles], baseline_values: dict[str, LaxityValue],
+                      frame_to_image: np.ndarray) -> dict[str, LaxityValue]:
+    """Jowl bulge of a follow-up: the baseline's, less how far its contour moved inwards.
 
     Parameters
     ----------
     lm : Landmarks
-        The photo's own landmarks (for the jaw contour).
+        The follow-up's own landmarks (mouth opening and pose set the confidence).
+    image : ndarray, shape (H, W, 3), uint8
+        The follow-up in its own frame (lighting corrected).
+    frame_landmarks : Landmarks
+        The baseline's landmarks (the contour is the baseline's).
+    baseline, baseline_values : dict
+        From :func:`jawline_baseline` on the baseline.
+    frame_to_image : ndarray, shape (3, 3)
+        Homography from the baseline's pixels to ``image``'s (the global registration,
+        inverted; not its non-rigid step, which would move the jowl back).
+    """
+    confidence = landmark_confidence(lm)
+    to_image = np.asarray(frame_to_image, np.float64)
+    scale = float(np.sqrt(abs(np.linalg.det(to_image[:2, :2]))))
+    centre = (frame_landmarks.anchors["mouth_right"] + frame_landmarks.anchors["mouth_left"]) / 2
+    out = {}
+    for side in ("right", "left"):
+        name = f"jawline_{side}"
+        if name not in baseline or name not in baseline_values:
+            continue
+        sampled = jaw_profiles(image, map_points(to_image, jaw_contour(frame_landmarks, side)),
+                               map_points(to_image, centre[None])[0], frame_landmarks.inter_pupil_distance * scale)
+        change = jowl_change(baseline[name], sampled)
+        _, contrast = jaw_bulge(sampled)
+        out[name] = LaxityValue(baseline_values[name].value - change.inward_ipd * 100,
+                                confidence * jaw_support(contrast, change.match))
+    return out
+
+
+def fold_features(lm: Landmarks, luminance: np.ndarray, frame_landmarks: Landmarks | None = None,
+                  ) -> dict[str, LaxityValue]:
+    """Fold depth per fold of one photo.
+
+    Parameters
+    ----------
+    lm : Landmarks
+        The photo's own landmarks (mouth opening and pose set the confidence).
     luminance : ndarray, shape (H, W)
         L* of the photo in the frame where fold lines are sampled.
     frame_landmarks : Landmarks, optional
@@ -144,7 +225,11 @@ def laxity_features(lm: Landmarks, luminance: np.ndarray, frame_landmarks: Landm
     confidence = landmark_confidence(lm)
     frame_lm = frame_landmarks or lm
     ipd = frame_lm.inter_pupil_distance
-    out = {f"jawline_{side}": LaxityValue(jowl_bulge(lm, side), 0.6 * confidence) for side in ("right", "left")}
-    for name, (start, end) in fold_lines(frame_lm).items():
-        out[name] = LaxityValue(fold_depth(luminance, start, end, ipd), 0.8 * confidence)
-    return out
+    mouth = (frame_lm.anchors["mouth_right"] + frame_lm.anchors["mouth_left"]) / 2
+    return {name: LaxityValue(fold_depth(luminance, line, ipd, mouth), 0.8 * confidence)
+            for name, line in fold_lines(frame_lm).items()}
+
+
+def laxity_features(lm: Landmarks, luminance: np.ndarray) -> dict[str, LaxityValue]:
+    """Jawlines and folds of one photo (its own frame): :func:`jawline_baseline` and :func:`fold_features`."""
+    return {**jawline_baseline(lm, luminance)[0], **fold_features(lm, luminance)}

@@ -15,6 +15,7 @@ scipy, OpenCV, scikit-image and the standard library, never other
 from .geometry import face_frame, random_geometric_change, transform_points, warp_image
 from .lesions import add_macules, add_redness, cheek_polygon
 from .photometric import change_lighting, linear_to_srgb, random_lighting, srgb_to_linear
+from .sagging import LowerFace, SaggingSpec, london_lower_face, render_sagging
 from .scenario import SimulatedPair, TreatmentSpec, simulate_pair, write_pair
 from .templates import london_anchors, read_tem
 from .trial import RaterPanel, TrialSubject, rate_trial, simulate_trial, true_grade
@@ -25,7 +26,9 @@ from .wrinkles import (
 __all__ = [
     "REGIONS",
     "VISIBLE_TEXTURE_SDS",
+    "LowerFace",
     "RaterPanel",
+    "SaggingSpec",
     "SimulatedPair",
     "TrialSubject",
     "TreatmentSpec",
@@ -37,10 +40,12 @@ __all__ = [
     "face_frame",
     "linear_to_srgb",
     "london_anchors",
+    "london_lower_face",
     "random_geometric_change",
     "random_lighting",
     "rate_trial",
     "read_tem",
+    "render_sagging",
     "render_wrinkles",
     "sample_wrinkles",
     "simulate_pair",

@@ -127,3 +127,32 @@ def random_lighting(
     gains = tuple(float(g) for g in rng.uniform(1.0 - max_wb, 1.0 + max_wb, size=3))
     gamma = float(rng.uniform(1.0 - max_gamma, 1.0 + max_gamma)) if max_gamma > 0 else 1.0
     return {"exposure_stops": stops, "white_balance": gains, "gamma": gamma}
+
+
+def side_light(image: np.ndarray, anchors, strength: float) -> np.ndarray:  # noqa: ANN001 - mapping
+    """Light from one side: linear light scaled by a ramp across the face.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), uint8
+        RGB photo.
+    anchors : mapping of str to [x, y]
+        Must hold ``right_pupil`` and ``left_pupil`` (px).
+    strength : float
+        Gain change at 1.5 inter-pupil distances from the face's midline, towards the
+        subject's left (``+0.1``: 10 % more light there, 10 % less on the right side);
+        constant beyond.
+
+    Returns
+    -------
+    lit : ndarray, shape (H, W, 3), uint8
+    """
+    right = np.asarray(anchors["right_pupil"], np.float64)
+    left = np.asarray(anchors["left_pupil"], np.float64)
+    ipd = float(np.linalg.norm(left - right))
+    ex = (left - right) / ipd
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    u = ((xx - (right[0] + left[0]) / 2) * ex[0] + (yy - (right[1] + left[1]) / 2) * ex[1]) / (1.5 * ipd)
+    gain = 1.0 + strength * np.clip(u, -1.0, 1.0)
+    return linear_to_srgb(srgb_to_linear(image) * gain[..., None])

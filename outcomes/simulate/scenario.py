@@ -19,6 +19,7 @@ import numpy as np
 from .geometry import random_geometric_change, transform_points, warp_image
 from .lesions import add_macules, add_redness
 from .photometric import change_lighting, random_lighting, srgb_to_linear
+from .sagging import LowerFace, SaggingSpec, render_sagging
 from .wrinkles import render_wrinkles, sample_wrinkles
 
 MAX_DEPTH = 0.9  # deepest a rendered wrinkle may be (fraction of luminance removed)
@@ -51,6 +52,9 @@ class TreatmentSpec:
         same ``seed`` and different ``capture_seed`` the baselines are
         identical and the follow-ups are photographed differently, as for
         several visits of one subject. None: drawn from ``seed``.
+    sagging : SaggingSpec, optional
+        Jowls and fold shading at baseline and their tightening at follow-up
+        (needs the ``lower_face`` argument of :func:`simulate_pair`).
     """
 
     wrinkle_severity: float = 0.5
@@ -61,6 +65,7 @@ class TreatmentSpec:
     redness: bool = False
     seed: int = 0
     capture_seed: int | None = None
+    sagging: SaggingSpec | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +102,7 @@ def _volume(wrinkles) -> float:
 
 
 def simulate_pair(
-    image: np.ndarray, anchors: Mapping[str, object], spec: TreatmentSpec
+    image: np.ndarray, anchors: Mapping[str, object], spec: TreatmentSpec, lower_face: LowerFace | None = None,
 ) -> SimulatedPair:
     """Render a known treatment change onto a real face.
 
@@ -116,6 +121,8 @@ def simulate_pair(
     anchors : mapping of str to [x, y]
         Contract anchors in ``image``, px.
     spec : TreatmentSpec
+    lower_face : LowerFace, optional
+        Jaw and fold geometry in ``image`` (hand-placed), needed when ``spec.sagging`` is set.
 
     Returns
     -------
@@ -131,7 +138,9 @@ def simulate_pair(
         before lighting/geometry), ``wrinkle_reduction`` (true, after clipping: 1 - sum of depth x
         width x length after / before; 0 when there are no wrinkles),
         ``macules`` (list of params, plus ``center_after``), ``macule_area_px``,
-        ``redness`` (params or None).
+        ``redness`` (params or None), ``sagging`` (None, or ``before`` / ``after``
+        :class:`SaggingSpec` fields, ``tightening``, ``jowl_change_ipd`` and
+        ``fold_depth_change``: baseline minus follow-up).
     """
     img = np.asarray(image, dtype=np.uint8)
     if img.ndim != 3 or img.shape[2] != 3:
@@ -141,16 +150,28 @@ def simulate_pair(
     if spec.capture_seed is not None:
         r_light, r_geo = np.random.default_rng(spec.capture_seed).spawn(2)
 
+    img_b = img_a = img
+    sagging = None
+    if spec.sagging is not None:
+        if lower_face is None:
+            raise ValueError("spec.sagging needs the lower_face geometry of the photo")
+        later_sag = spec.sagging.at_follow_up()
+        img_b, img_a = render_sagging(img, lower_face, spec.sagging), render_sagging(img, lower_face, later_sag)
+        sagging = {"before": dataclasses.asdict(spec.sagging), "after": dataclasses.asdict(later_sag),
+                   "tightening": spec.sagging.tightening,
+                   "jowl_change_ipd": spec.sagging.jowl_ipd - later_sag.jowl_ipd,
+                   "fold_depth_change": spec.sagging.fold_depth - later_sag.fold_depth}
     wrinkles = tuple(dataclasses.replace(x, depth=min(x.depth, MAX_DEPTH))
                      for x in sample_wrinkles(anchors, spec.wrinkle_severity, r_wr))
-    before, mask_before = render_wrinkles(img, wrinkles)
+    before, mask_before = render_wrinkles(img_b, wrinkles)
     keep = 1.0 - spec.wrinkle_reduction
     later = tuple(dataclasses.replace(x, depth=float(np.clip(x.depth * keep, 0.0, MAX_DEPTH))) for x in wrinkles)
-    after, mask_after = render_wrinkles(img, later)
-    touched = np.any(before != img, axis=-1)  # only rendered pixels can be darker
-    lum0 = _luminance(img[touched])
-    visible = [float((_luminance(x[touched]) <= (1.0 - VISIBLE_DROP) * lum0).sum() / (h * w))
-               for x in (before, after)]
+    after, mask_after = render_wrinkles(img_a, later)
+    visible = []
+    for base, rendered in ((img_b, before), (img_a, after)):
+        touched = np.any(rendered != base, axis=-1)  # only rendered pixels can be darker
+        visible.append(float((_luminance(rendered[touched]) <= (1.0 - VISIBLE_DROP) * _luminance(base[touched])).sum()
+                             / (h * w)))
     vol = _volume(wrinkles)
     true_reduction = 1.0 - _volume(later) / vol if vol > 0 else 0.0
 
@@ -191,6 +212,7 @@ def simulate_pair(
         "macules": macules,
         "macule_area_px": int(macule_mask.sum()),
         "redness": redness,
+        "sagging": sagging,
     }
     return SimulatedPair(before, after, truth, mask_after, macule_mask, redness_mask)
 

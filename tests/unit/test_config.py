@@ -280,11 +280,11 @@ def test_sha256_changes_when_a_value_changes(changed):
 def test_settings_added_later_keep_earlier_hashes_until_set():
     """Settings added later (wrinkles.cnn_mirror_average; the expression and identity checks) count
     in the hash only when set away from their earlier behaviour, so scorers, baselines and batch jobs
-    made with the same measurement settings still match. The stored hashes are those since
-    pigment.shift_tolerance_ipd became 0.035."""
-    assert Config().sha256() == "484b105b203879e49afd864f07ba3b0b1c371ebb9792391f6ad53cc2cd0461ec"
+    made with the same measurement settings still match. The stored hashes are those since the
+    jawline entered the laxity component (gais.jowl_scale, gais.jowl_weight)."""
+    assert Config().sha256() == "c7af4b73f5512cf4fc8e3418b47c3c09cf23df63c5672fc6b5a2e940b5a019ef"
     assert load_config(REPO / "configs" / "classical.yaml").sha256() == \
-        "e6610b5e39db7c7a471c1b666401aaba296249af7d7e99a3bd916561cd800c97"
+        "11db044a5561ab80ab527c2b2394f4aa6e78ff0ab677c835a553d7b3629fe0b2"
     assert Config(wrinkles=WrinkleConfig(cnn_mirror_average=True)).sha256() != Config().sha256()
     assert Config(expression=ExpressionConfig(max_distance=6.0)).sha256() != Config().sha256()
     assert Config(identity=IdentityConfig(check=False)).sha256() != Config().sha256()

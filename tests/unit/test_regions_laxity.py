@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from outcomes.features.laxity import fold_depth, jowl_bulge, laxity_features
+from outcomes.features.jawline import jaw_bulge, jaw_contour, jaw_profiles, jowl_change
+from outcomes.features.laxity import fold_depth, jawline_baseline, jawline_follow_up, laxity_features, lightness_to_luminance
 from outcomes.landmarks import frontal_template
 from outcomes.regions import REGION_NAMES, region_masks
 from outcomes.types import HeadPose, Landmarks
@@ -62,14 +63,14 @@ def test_hidden_region_is_omitted_with_a_reason():
 
 def test_fold_depth_grows_with_a_darker_valley():
     lum = np.full((200, 200), 60.0, np.float32)
-    start, end = np.array([100.0, 40.0]), np.array([100.0, 160.0])
-    assert fold_depth(lum, start, end, ipd=100) == pytest.approx(0.0, abs=1e-6)
+    line, inside = np.array([[100.0, 40.0], [100.0, 160.0]]), np.array([0.0, 100.0])
+    assert fold_depth(lum, line, 100, inside) == pytest.approx(0.0, abs=1e-6)
     depths = []
     for valley in (3.0, 6.0, 12.0):
         shaded = lum.copy()
         shaded[:, 95:105] -= valley
         shaded = cv2.GaussianBlur(shaded, (0, 0), 2)
-        depths.append(fold_depth(shaded, start, end, ipd=100))
+        depths.append(fold_depth(shaded, line, 100, inside))
     assert depths[0] < depths[1] < depths[2]
 
 
@@ -81,29 +82,123 @@ def test_fold_depth_does_not_depend_on_fine_texture_blur_or_noise():
     lum[:, 190:210] -= 6.0
     lum = cv2.GaussianBlur(lum, (0, 0), 5)
     textured = lum + cv2.GaussianBlur(rng.normal(0, 3, lum.shape).astype(np.float32), (0, 0), 0.8)
-    start, end = np.array([200.0, 60.0]), np.array([200.0, 340.0])
-    reference = fold_depth(textured, start, end, ipd=ipd)
-    softer = fold_depth(cv2.GaussianBlur(textured, (0, 0), 1.2), start, end, ipd=ipd)
-    noisy = fold_depth(textured + rng.normal(0, 2, lum.shape).astype(np.float32), start, end, ipd=ipd)
+    line, inside = np.array([[200.0, 60.0], [200.0, 340.0]]), np.array([0.0, 200.0])
+    reference = fold_depth(textured, line, ipd, inside)
+    softer = fold_depth(cv2.GaussianBlur(textured, (0, 0), 1.2), line, ipd, inside)
+    noisy = fold_depth(textured + rng.normal(0, 2, lum.shape).astype(np.float32), line, ipd, inside)
     assert reference > 5
     assert softer == pytest.approx(reference, rel=0.05) and noisy == pytest.approx(reference, rel=0.05)
 
 
-def test_jowl_bulge_grows_when_the_jaw_contour_sags_outwards():
-    lm = _face()
-    base = jowl_bulge(lm, "right")
-    from outcomes.regions import JAW_RIGHT
+def _lit_face(lm: Landmarks, contrast: float = 20.0, sag_px: float = 0.0, shift_px: float = 0.0) -> np.ndarray:
+    """L* image: the face oval lit (60 + contrast) over a darker neck and background (60),
+    its right jaw bowed out by ``sag_px`` between the jaw angle and the chin."""
+    from outcomes.landmarks import FACE_OVAL
 
-    pts = lm.points.copy()
-    mid = list(JAW_RIGHT)[2:6]
-    pts[mid] += [-8.0, 6.0]  # outwards (image left) and down
-    sagged = dataclasses.replace(lm, points=pts)
-    assert jowl_bulge(sagged, "right") > base
+    oval = lm.points[list(FACE_OVAL)].copy()
+    if sag_px:
+        contour = jaw_contour(lm, "right")
+        mouth = (lm.anchors["mouth_right"] + lm.anchors["mouth_left"]) / 2
+        for i, p in enumerate(oval):
+            distance = np.linalg.norm(contour - p, axis=1)
+            k = int(distance.argmin())
+            if distance[k] < 1.0 and 1 <= k <= len(contour) - 2:  # inner contour points only
+                outward = (p - mouth) / np.linalg.norm(p - mouth)
+                oval[i] = p + sag_px * np.sin(np.pi * k / (len(contour) - 1)) * outward
+    lum = np.full((SIZE, SIZE), 60.0, np.float32)
+    cv2.fillPoly(lum, [np.round((oval + [0, shift_px]) * 16).astype(np.int32)], 60.0 + contrast, cv2.LINE_AA, shift=4)
+    return cv2.GaussianBlur(lum, (0, 0), 2.0)
+
+
+def _profiles(lm: Landmarks, lum: np.ndarray):  # noqa: ANN202
+    mouth = (lm.anchors["mouth_right"] + lm.anchors["mouth_left"]) / 2
+    return jaw_profiles(lum, jaw_contour(lm, "right"), mouth, lm.inter_pupil_distance)
+
+
+def test_jaw_edge_bulges_when_the_jaw_contour_sags_outwards():
+    lm = _face()
+    ipd = lm.inter_pupil_distance
+    base, contrast = jaw_bulge(_profiles(lm, _lit_face(lm)))
+    sagged, _ = jaw_bulge(_profiles(lm, _lit_face(lm, sag_px=0.05 * ipd)))
+    # The bow is read from the image's edge, not from the landmarks (unchanged here);
+    # over the jowl span the rendered bow averages about 0.8 of its peak.
+    assert sagged - base == pytest.approx(0.05 * 0.8, abs=0.012)
+    assert contrast > 10
+
+
+def test_jaw_edge_ignores_a_shift_of_the_whole_contour_and_loses_support_without_contrast():
+    lm = _face()
+    base, contrast = jaw_bulge(_profiles(lm, _lit_face(lm)))
+    moved, _ = jaw_bulge(_profiles(lm, _lit_face(lm, shift_px=0.03 * lm.inter_pupil_distance)))
+    # Read from the edge's own chord: a 0.03 IPD shift leaves well under a fifth of it.
+    assert moved == pytest.approx(base, abs=0.006)
+    _, faint = jaw_bulge(_profiles(lm, _lit_face(lm, contrast=2.0)))
+    assert faint < 0.2 * contrast
+
+
+def test_jowl_change_follows_the_contour_not_the_lighting_or_a_shift():
+    lm = _face()
+    ipd = lm.inter_pupil_distance
+    baseline = _profiles(lm, _lit_face(lm, sag_px=0.06 * ipd))
+    tightened = jowl_change(baseline, _profiles(lm, _lit_face(lm, sag_px=0.02 * ipd)))
+    assert tightened.inward_ipd == pytest.approx(0.04 * 0.8, abs=0.008) and tightened.match > 0.9
+    worse = jowl_change(baseline, _profiles(lm, _lit_face(lm, sag_px=0.09 * ipd)))
+    assert worse.inward_ipd < -0.015
+    # Brighter, lower-contrast light and a whole-contour shift are not a jowl change.
+    relit = 0.7 * _lit_face(lm, sag_px=0.06 * ipd, shift_px=0.02 * ipd) + 12
+    assert abs(jowl_change(baseline, _profiles(lm, relit)).inward_ipd) < 0.006
+
+
+def test_a_follow_up_jawline_is_read_in_its_own_frame():
+    """Profiles are placed by the baseline's contour carried through the registration."""
+    lm = _face()
+    ipd = lm.inter_pupil_distance
+    lum_b = _lit_face(lm, sag_px=0.06 * ipd)
+    values, profiles = jawline_baseline(lm, lum_b)
+    # The follow-up: tightened, photographed 10 % larger and shifted.
+    zoom = np.array([[1.1, 0.0, -20.0], [0.0, 1.1, -35.0], [0.0, 0.0, 1.0]])
+    lum_a = cv2.warpAffine(_lit_face(lm, sag_px=0.02 * ipd), zoom[:2], (SIZE, SIZE), flags=cv2.INTER_LINEAR)
+    rgb_a = np.repeat(np.clip(lum_a * 2.55, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    after = jawline_follow_up(lm, rgb_a, lm, profiles, values, zoom)
+    moved = values["jawline_right"].value - after["jawline_right"].value
+    assert moved == pytest.approx(4.0 * 0.8, abs=0.9)  # % IPD
+    assert after["jawline_right"].confidence > 0.5
+
+
+def test_fold_depth_is_the_fraction_of_light_removed_on_any_skin_tone():
+    """The same shading (20 % of the light at the crease) reads the same on light and dark skin."""
+    ipd = 200
+    x = np.arange(400, dtype=np.float64) - 200
+    shading = 1.0 - 0.2 * np.exp(-0.5 * (x / 8.0) ** 2)
+    line, inside = np.array([[200.0, 60.0], [200.0, 340.0]]), np.array([0.0, 200.0])
+    depths = []
+    for skin_luminance in (0.45, 0.05):  # L* about 73 and 27
+        y = np.tile(skin_luminance * shading, (400, 1))
+        lightness = np.where(y > 0.008856, 116 * np.cbrt(y) - 16, 903.3 * y).astype(np.float32)
+        assert lightness_to_luminance(lightness) == pytest.approx(y, rel=1e-4)
+        depths.append(fold_depth(lightness, line, ipd, inside))
+    assert depths[0] == pytest.approx(depths[1], rel=0.02)
+    # The band over the crease (-0.02 … +0.08 IPD = -4 … +16 px) averages the valley:
+    expected = 100 * (1 - shading[196:217].mean())
+    assert depths[0] == pytest.approx(expected, rel=0.1)
+
+
+def test_fold_depth_ignores_what_lies_on_the_midline_side_of_the_fold():
+    """A moustache or the lip's edge beside a nasolabial fold is not the fold."""
+    lum = np.full((200, 200), 60.0, np.float32)
+    line, inside = np.array([[100.0, 40.0], [100.0, 160.0]]), np.array([0.0, 100.0])
+    shaded = lum.copy()
+    shaded[:, 90:102] -= 6.0
+    shaded = cv2.GaussianBlur(shaded, (0, 0), 2)
+    with_moustache = shaded.copy()
+    with_moustache[:, 60:92] = 35.0
+    assert fold_depth(with_moustache, line, 100, inside) == pytest.approx(fold_depth(shaded, line, 100, inside),
+                                                                          rel=0.15)
 
 
 def test_laxity_covers_jaw_and_folds_with_confidence():
     lm = _face()
-    lum = np.full((SIZE, SIZE), 60.0, np.float32)
+    lum = _lit_face(lm)
     values = laxity_features(lm, lum)
     assert set(values) == {"jawline_right", "jawline_left", "nasolabial_right", "nasolabial_left",
                            "marionette_right", "marionette_left"}

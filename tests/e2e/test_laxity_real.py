@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from outcomes.io import photo_from_array, read_photo
 from outcomes.pipeline import assess_pair

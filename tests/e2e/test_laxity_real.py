@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from outcomes.io import photo_from_array, read_photo
 from outcomes.pipeline import assess_pair
 from outcomes.simulate import SaggingSpec, TreatmentSpec, london_anchors, london_lower_face, read_tem, simulate_pair

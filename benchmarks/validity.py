@@ -53,6 +53,7 @@ def sagging(rng: np.random.Generator, tightening: float) -> SaggingSpec:
 
 def scenarios(rng: np.random.Generator, seed: int) -> dict[str, TreatmentSpec]:
     sev = float(rng.uniform(0.5, 1.0))
+    lax = np.random.default_rng(seed + 7_000_000)
     return {
         "unchanged": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.0, seed=seed),
         "improved": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=float(rng.uniform(0.45, 0.9)), seed=seed + 1),
@@ -60,9 +61,10 @@ def scenarios(rng: np.random.Generator, seed: int) -> dict[str, TreatmentSpec]:
         "worsened": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=-0.7, seed=seed + 3),
         "pih": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.3, macules=3, seed=seed + 4),
         "redness": TreatmentSpec(wrinkle_severity=sev, wrinkle_reduction=0.0, redness=True, seed=seed + 5),
-        "tightened": TreatmentSpec(wrinkle_severity=sev, sagging=sagging(rng, float(rng.uniform(-0.5, 1.0))),
+        # Laxity draws from its own stream, so the pairs above stay those of earlier runs.
+        "tightened": TreatmentSpec(wrinkle_severity=sev, sagging=sagging(lax, float(lax.uniform(-0.5, 1.0))),
                                    seed=seed + 6),
-        "sagging_untightened": TreatmentSpec(wrinkle_severity=sev, sagging=sagging(rng, 0.0), seed=seed + 7),
+        "sagging_untightened": TreatmentSpec(wrinkle_severity=sev, sagging=sagging(lax, 0.0), seed=seed + 7),
     }
 
 

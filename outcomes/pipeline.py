@@ -235,7 +235,9 @@ def assess_pair(
     from outcomes.assessment import Assessment, RegionChange
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
     from outcomes.comparability import check_comparability, pih_not_assessable
-    from outcomes.features.laxity import NOT_ASSESSABLE, fold_features, jawline_follow_up
+    from outcomes.features.laxity import (
+        DEEPENED_FOLD_PERCENT, NOT_ASSESSABLE, fold_bands, fold_features, jawline_follow_up,
+    )
     from outcomes.features.pigment import check_pih
     from outcomes.features.wrinkle_regions import region_wrinkle_features
     from outcomes.illumination import apply_illumination, normalise_illumination
@@ -341,6 +343,11 @@ def assess_pair(
     pih_skipped = pih_not_assessable(comparable, b_lm, pair.after_landmarks, pair.registration.after_to_before,
                                      regions.masks, config.expression)
     not_pigment = map_b.mask | map_a.mask | _near_non_skin(base.skin & skin_a, ipd, config.pigment)
+    # A fold that deepened darkens its band as a deepened wrinkle darkens its line: laxity, not pigment.
+    deepened = [n for n in lax_a if n.startswith(("nasolabial", "marionette")) and n in lax_b
+                and lax_a[n].value - lax_b[n].value > DEEPENED_FOLD_PERCENT]
+    if deepened:
+        not_pigment = not_pigment | fold_bands(b_lm, shape, deepened)
     pih = check_pih(lab_b, lab_a, {n: m for n, m in regions.masks.items() if n not in pih_skipped}, ipd,
                     config.pigment, exclude=not_pigment)
     lap("pih_ms")

@@ -151,6 +151,32 @@ def fold_lines(lm: Landmarks) -> dict[str, np.ndarray]:
     return lines
 
 
+#: A fold whose shading removes this many more % of light at follow-up has deepened: its
+#: band is measured as laxity, not searched for new pigment (like a deepened wrinkle).
+DEEPENED_FOLD_PERCENT = 2.0
+
+
+def fold_bands(lm: Landmarks, shape: tuple[int, int], names: list[str]) -> np.ndarray:
+    """Pixels (H, W) bool where the named folds' shading lies: the band :func:`fold_depth`
+    reads (−0.02 … +0.08 IPD across the line) with 0.02 IPD more each side."""
+    import cv2
+
+    mask = np.zeros(shape, np.uint8)
+    ipd = lm.inter_pupil_distance
+    mouth = (lm.anchors["mouth_right"] + lm.anchors["mouth_left"]) / 2
+    lines = fold_lines(lm)
+    for name in names:
+        line = lines[name]
+        tangent = np.gradient(line, axis=0)
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+        normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+        normal *= np.where(np.sum(normal * (line - mouth), axis=1, keepdims=True) < 0, -1.0, 1.0)
+        centre = line + 0.03 * ipd * normal  # middle of −0.04 … +0.10 IPD
+        cv2.polylines(mask, [np.round(centre * 4).astype(np.int32)], False, 1, int(round(0.14 * ipd)),
+                      cv2.LINE_8, shift=2)
+    return mask.astype(bool)
+
+
 def jaw_support(contrast: float, match: float = 1.0) -> float:
     """0..1: how well a photo shows the jaw contour (its L* step; for a pair, how well
     the profiles matched). Flat lighting or skin as dark as the neck behind it gives

@@ -155,7 +155,23 @@ def _jowl_displacement(shape: tuple[int, int], jaw: np.ndarray, amplitude_px: fl
 
 
 def _warp_by(image: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """out(x) = in(x − d(source)), the forward displacement inverted by fixed-point iteration."""
+    """out(x) = in(x − d(source)), the forward displacement inverted by fixed-point iteration.
+
+    Only the box where the field moves anything (plus its largest displacement) is resampled.
+    """
+    moving = np.abs(field).max(axis=2) > 1e-3
+    if not moving.any():
+        return image.copy()
+    reach = int(np.ceil(np.abs(field).max())) + 3
+    ys, xs = np.nonzero(moving)
+    y0, y1 = max(ys.min() - reach, 0), min(ys.max() + reach + 1, image.shape[0])
+    x0, x1 = max(xs.min() - reach, 0), min(xs.max() + reach + 1, image.shape[1])
+    out = image.copy()
+    out[y0:y1, x0:x1] = _warp_box(image[y0:y1, x0:x1], field[y0:y1, x0:x1])
+    return out
+
+
+def _warp_box(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     h, w = field.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
     back = field.astype(np.float32)
@@ -243,7 +259,11 @@ def render_sagging(image: np.ndarray, face: LowerFace, spec: SaggingSpec) -> np.
         shading = np.ones(shape)
         for line in fold_lines(face).values():
             shading *= _fold_shading(shape, line, spec.fold_depth, spec.fold_width_ipd * ipd, centre)
-        out = linear_to_srgb(srgb_to_linear(out) * shading[..., None])
+        ys, xs = np.nonzero(shading < 1.0)
+        if ys.size:  # only the shaded box is re-encoded
+            box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+            out = out.copy()
+            out[box] = linear_to_srgb(srgb_to_linear(out[box]) * shading[box][..., None])
     if spec.jowl_ipd > 0:
         field = sum(_jowl_displacement(shape, jaw, spec.jowl_ipd * ipd, ipd, ey, centre)
                     for jaw in (face.jaw_right, face.jaw_left))

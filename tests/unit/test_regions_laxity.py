@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from outcomes.features.jawline import jaw_bulge, jaw_contour, jaw_profiles, jowl_change
-from outcomes.features.laxity import fold_depth, jawline_baseline, jawline_follow_up, laxity_features, lightness_to_luminance
+from outcomes.features.laxity import (
+    fold_bands, fold_depth, fold_lines, jawline_baseline, jawline_follow_up, laxity_features, lightness_to_luminance,
+)
 from outcomes.landmarks import frontal_template
 from outcomes.regions import REGION_NAMES, region_masks
 from outcomes.types import HeadPose, Landmarks
@@ -224,3 +226,16 @@ def test_face_masks_nest_and_the_ring_lies_outside_the_face():
     assert distance[m.ring].min() > 0.6 * ipd - 1 and distance[m.ring].max() < 1.2 * ipd + 1
     with pytest.raises(ValueError, match=r"\(H, W\)"):
         face_masks(lm, (SIZE, SIZE, 3))
+
+
+def test_fold_bands_cover_the_named_folds_and_the_cheek_beside_them():
+    lm = _face()
+    ipd = lm.inter_pupil_distance
+    band = fold_bands(lm, (SIZE, SIZE), ["nasolabial_right"])
+    line = fold_lines(lm)["nasolabial_right"]
+    middle = line[1].astype(int)
+    assert band[middle[1], middle[0]]
+    # Lateral (the image's left for the subject's right) 0.08 IPD is inside, 0.2 IPD is not.
+    assert band[middle[1], int(middle[0] - 0.08 * ipd)] and not band[middle[1], int(middle[0] - 0.2 * ipd)]
+    assert not band[:, SIZE // 2:].any()  # nothing on the other side
+    assert not fold_bands(lm, (SIZE, SIZE), []).any()

@@ -59,3 +59,13 @@ def london_trial(work: Path, faces: int, seed: int = 0) -> Path:
     paths = simulate_trial(subjects, work, seed=seed)
     print(f"simulated {len(subjects)} subjects x 2 follow-ups in {time.perf_counter() - start:.0f} s")
     return paths["manifest"]
+
+
+def write_rows(path: str | Path, rows: list[dict]) -> None:
+    """Write benchmark rows (dicts with the same keys) as CSV with a header."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

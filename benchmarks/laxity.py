@@ -23,14 +23,13 @@ change, and the laxity confidences.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import shared_data, summary  # noqa: E402
+from _common import shared_data, summary, write_rows  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from outcomes.config import load_config  # noqa: E402
@@ -133,10 +132,7 @@ def main() -> None:
     models.close()
     print()
     if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(args.out, rows)
     report(rows, "all faces")
     for half in ("tuning", "held-out"):
         report([r for r in rows if r["half"] == half], f"{half} half")

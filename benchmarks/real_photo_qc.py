@@ -23,7 +23,6 @@ figure is printed for both halves.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import shared_data  # noqa: E402
+from _common import shared_data, write_rows  # noqa: E402
 
 from outcomes.config import load_config  # noqa: E402
 from outcomes.errors import OutcomesError  # noqa: E402
@@ -193,10 +192,7 @@ def main() -> None:
               f"p1 {np.percentile(d, 1):.3f}, median {np.median(d):.3f}; at or below "
               f"{config.identity.max_distance:g} (taken for one person): {100 * np.mean(d <= config.identity.max_distance):.1f} %")
     if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(args.out, rows)
 
 
 if __name__ == "__main__":

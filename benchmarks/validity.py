@@ -29,13 +29,12 @@ as before and after; time per pair and per stage.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from collections import defaultdict
 
 import numpy as np
-from _common import shared_data, summary
+from _common import shared_data, summary, write_rows
 from scipy.stats import spearmanr
 
 from outcomes.config import load_config
@@ -131,10 +130,7 @@ def main() -> None:
     models.close()
     print()
     if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(args.out, rows)
 
     def of(kind: str) -> list[dict]:
         return [r for r in rows if r["kind"] == kind]

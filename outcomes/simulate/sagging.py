@@ -126,31 +126,43 @@ def _nearest_on_curve(xy: np.ndarray, curve: np.ndarray) -> tuple[np.ndarray, np
     return idx, xy - curve[idx]
 
 
-def _jowl_displacement(shape: tuple[int, int], jaw: np.ndarray, amplitude_px: float, ipd: float,
-                       down: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Displacement field (H, W, 2) px that bows one jaw contour outwards at the jowl."""
-    curve, frac = _densify(jaw, 0.5)
+def _outward_curve(polyline: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A polyline every 0.5 px: points, arclength fractions, unit tangents and unit
+    normals pointing away from ``centre``."""
+    curve, frac = _densify(polyline, 0.5)
     tangent = np.gradient(curve, axis=0)
     tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
     normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
-    outward = np.sign(np.sum(normal * (curve - centre), axis=1, keepdims=True))
-    normal *= np.where(outward == 0, 1.0, outward)
+    side = np.sign(np.sum(normal * (curve - centre), axis=1, keepdims=True))
+    return curve, frac, tangent, normal * np.where(side == 0, 1.0, side)
+
+
+def _around_curve(shape: tuple[int, int], curve: np.ndarray, reach: float) -> tuple[tuple[slice, slice], ...]:
+    """The box within ``reach`` px of a curve, and for each of its pixels (row-major)
+    the index of the nearest curve point and the offset from it."""
+    h, w = shape
+    lo = np.floor(curve.min(axis=0) - reach).astype(int).clip(0, [w - 1, h - 1])
+    hi = np.ceil(curve.max(axis=0) + reach).astype(int).clip(lo + 1, [w, h])
+    ys, xs = np.mgrid[lo[1]:hi[1], lo[0]:hi[0]]
+    idx, offset = _nearest_on_curve(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64), curve)
+    return (slice(lo[1], hi[1]), slice(lo[0], hi[0])), idx, offset
+
+
+def _jowl_displacement(shape: tuple[int, int], jaw: np.ndarray, amplitude_px: float, ipd: float,
+                       down: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Displacement field (H, W, 2) px that bows one jaw contour outwards at the jowl."""
+    curve, frac, _, normal = _outward_curve(jaw, centre)
     direction = normal + 0.35 * down  # jowls descend as they bulge
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     # Along the contour: peak at 65 % of the way from the jaw angle to the chin,
     # zero at the chin (a smoothstep) so the midline never moves.
     along = np.exp(-0.5 * ((frac - 0.65) / 0.17) ** 2) * np.clip((1.0 - frac) / 0.2, 0, 1) ** 2
     reach = 0.14 * ipd
-    h, w = shape
-    lo = np.floor(curve.min(axis=0) - 3 * reach).astype(int).clip(0, [w - 1, h - 1])
-    hi = np.ceil(curve.max(axis=0) + 3 * reach).astype(int).clip(lo + 1, [w, h])
-    ys, xs = np.mgrid[lo[1]:hi[1], lo[0]:hi[0]]
-    xy = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
-    idx, offset = _nearest_on_curve(xy, curve)
+    box, idx, offset = _around_curve(shape, curve, 3 * reach)
     across = np.exp(-0.5 * (np.linalg.norm(offset, axis=1) / reach) ** 2)
-    field = np.zeros((h, w, 2), np.float64)
-    field[lo[1]:hi[1], lo[0]:hi[0]] = (amplitude_px * (along[idx] * across)[:, None]
-                                       * direction[idx]).reshape(hi[1] - lo[1], hi[0] - lo[0], 2)
+    field = np.zeros((*shape, 2), np.float64)
+    rows, cols = box[0].stop - box[0].start, box[1].stop - box[1].start
+    field[box] = (amplitude_px * (along[idx] * across)[:, None] * direction[idx]).reshape(rows, cols, 2)
     return field
 
 
@@ -186,27 +198,16 @@ def _warp_box(image: np.ndarray, field: np.ndarray) -> np.ndarray:
 def _fold_shading(shape: tuple[int, int], line: np.ndarray, depth: float, width_px: float,
                   centre: np.ndarray) -> np.ndarray:
     """Multiplicative shading (H, W) in (0, 1] of one fold valley."""
-    curve, frac = _densify(line, 0.5)
-    tangent = np.gradient(curve, axis=0)
-    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
-    lateral = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
-    side = np.sign(np.sum(lateral * (curve - centre), axis=1, keepdims=True))
-    lateral *= np.where(side == 0, 1.0, side)
-    h, w = shape
-    reach = 4 * 1.6 * width_px
-    lo = np.floor(curve.min(axis=0) - reach).astype(int).clip(0, [w - 1, h - 1])
-    hi = np.ceil(curve.max(axis=0) + reach).astype(int).clip(lo + 1, [w, h])
-    ys, xs = np.mgrid[lo[1]:hi[1], lo[0]:hi[0]]
-    xy = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
-    idx, offset = _nearest_on_curve(xy, curve)
+    curve, frac, tangent, lateral = _outward_curve(line, centre)
+    box, idx, offset = _around_curve(shape, curve, 4 * 1.6 * width_px)
     signed = np.sum(offset * lateral[idx], axis=1)
     sd = np.where(signed > 0, 1.6 * width_px, width_px)  # broader under the cheek
     # Ends fade in and out; beyond an end the nearest point is the end itself.
     along = np.clip(np.minimum(frac[idx], 1.0 - frac[idx]) / 0.2, 0, 1)
     beyond = np.abs(np.sum(offset * tangent[idx], axis=1))
     profile = np.exp(-0.5 * (signed / sd) ** 2 - 0.5 * (beyond / width_px) ** 2) * along ** 2
-    shading = np.ones((h, w), np.float64)
-    shading[lo[1]:hi[1], lo[0]:hi[0]] = (1.0 - depth * profile).reshape(hi[1] - lo[1], hi[0] - lo[0])
+    shading = np.ones(shape, np.float64)
+    shading[box] = (1.0 - depth * profile).reshape(box[0].stop - box[0].start, box[1].stop - box[1].start)
     return shading
 
 

@@ -307,7 +307,9 @@ def assess_pair(
     map_a = restrict_wrinkles(_after_wrinkles_in_before_frame(pair, fit, masks.face, models, config), roi)
     lap("wrinkles_ms")
     lax_b = base.laxity
-    lax_a = {**fold_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm),
+    lighting_support = 1.0 - fit.nonuniformity / max(config.illumination.max_nonuniformity, 1e-6)
+    lax_a = {**fold_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm,
+                             lighting_support=lighting_support),
              **jawline_follow_up(pair.after_landmarks, apply_illumination(pair.after.pixels, fit), b_lm,
                                  base.jaw_profiles, lax_b, np.linalg.inv(pair.registration.after_to_before))}
     lap("laxity_ms")

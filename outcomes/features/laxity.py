@@ -63,9 +63,15 @@ def landmark_confidence(lm: Landmarks) -> float:
     return float(np.clip(1.0 - opening / 0.25, 0, 1) * np.clip(1.0 - pose / 20.0, 0, 1))
 
 
-def fold_depth(luminance: np.ndarray, line: np.ndarray, ipd: float, inside: np.ndarray, *,
-               band_ipd: tuple[float, float] = (-0.02, 0.08), reference_ipd: tuple[float, float] = (0.14, 0.22),
-               samples: int = 9, smoothing_ipd: float = 0.015) -> float:
+def fold_depth(luminance: np.ndarray, line: np.ndarray, ipd: float, inside: np.ndarray, **kwargs) -> float:
+    """Shading depth of a fold (% of light removed): the median of :func:`fold_profile_depths`, 0 if negative."""
+    return float(max(np.median(fold_profile_depths(luminance, line, ipd, inside, **kwargs)), 0.0))
+
+
+def fold_profile_depths(luminance: np.ndarray, line: np.ndarray, ipd: float, inside: np.ndarray, *,
+                        band_ipd: tuple[float, float] = (-0.02, 0.08),
+                        reference_ipd: tuple[float, float] = (0.14, 0.22),
+                        samples: int = 9, smoothing_ipd: float = 0.015) -> np.ndarray:
     """Shading depth of a fold: the light its valley removes, relative to the cheek beyond it.
 
     On profiles across the fold line, the mean linear luminance of a band over the
@@ -91,10 +97,10 @@ def fold_depth(luminance: np.ndarray, line: np.ndarray, ipd: float, inside: np.n
 
     Returns
     -------
-    float
-        Median over profiles of (1 − band / reference) × 100, in linear luminance (the
-        % of light the fold's shading removes, so the same fold reads the same on light
-        and dark skin and at any exposure); 0 when the band is not darker.
+    ndarray, shape (samples,)
+        For each profile along the fold, (1 − band / reference) × 100 in linear luminance
+        (the % of light the fold's shading removes, so the same fold reads the same on
+        light and dark skin and at any exposure).
     """
     import cv2
 
@@ -127,8 +133,7 @@ def fold_depth(luminance: np.ndarray, line: np.ndarray, ipd: float, inside: np.n
     tol = 1e-9
     band = (offsets >= band_ipd[0] - tol) & (offsets <= band_ipd[1] + tol)
     reference = (offsets >= reference_ipd[0] - tol) & (offsets <= reference_ipd[1] + tol)
-    depth = (1.0 - light[:, band].mean(axis=1) / np.maximum(light[:, reference].mean(axis=1), 1e-6)) * 100
-    return float(max(np.median(depth), 0.0))
+    return (1.0 - light[:, band].mean(axis=1) / np.maximum(light[:, reference].mean(axis=1), 1e-6)) * 100
 
 
 def lightness_to_luminance(lightness: np.ndarray) -> np.ndarray:
@@ -235,7 +240,7 @@ def jawline_follow_up(lm: Landmarks, image: np.ndarray, frame_landmarks: Landmar
 
 
 def fold_features(lm: Landmarks, luminance: np.ndarray, frame_landmarks: Landmarks | None = None,
-                  ) -> dict[str, LaxityValue]:
+                  lighting_support: float = 1.0) -> dict[str, LaxityValue]:
     """Fold depth per fold of one photo.
 
     Parameters
@@ -247,13 +252,24 @@ def fold_features(lm: Landmarks, luminance: np.ndarray, frame_landmarks: Landmar
     frame_landmarks : Landmarks, optional
         Landmarks that place the fold lines in ``luminance``'s frame
         (BEFORE's, when ``luminance`` is AFTER aligned to BEFORE); ``lm`` if omitted.
+    lighting_support : float
+        0..1: a fold is seen by its shading, so a lighting change that is not the same
+        across the face (light moved to one side) lowers every fold's confidence.
+
+    Confidence: landmarks (mouth, pose) × lighting × how well the profiles along the fold
+    agree (their median absolute deviation against 5 % of light).
     """
-    confidence = landmark_confidence(lm)
+    confidence = landmark_confidence(lm) * float(np.clip(lighting_support, 0, 1))
     frame_lm = frame_landmarks or lm
     ipd = frame_lm.inter_pupil_distance
     mouth = (frame_lm.anchors["mouth_right"] + frame_lm.anchors["mouth_left"]) / 2
-    return {name: LaxityValue(fold_depth(luminance, line, ipd, mouth), 0.8 * confidence)
-            for name, line in fold_lines(frame_lm).items()}
+    out = {}
+    for name, line in fold_lines(frame_lm).items():
+        depths = fold_profile_depths(luminance, line, ipd, mouth)
+        median = float(np.median(depths))
+        agreement = float(np.clip(1.0 - np.median(np.abs(depths - median)) / 5.0, 0.2, 1.0))
+        out[name] = LaxityValue(max(median, 0.0), 0.8 * confidence * agreement)
+    return out
 
 
 def laxity_features(lm: Landmarks, luminance: np.ndarray) -> dict[str, LaxityValue]:

@@ -239,3 +239,16 @@ def test_fold_bands_cover_the_named_folds_and_the_cheek_beside_them():
     assert band[middle[1], int(middle[0] - 0.08 * ipd)] and not band[middle[1], int(middle[0] - 0.2 * ipd)]
     assert not band[:, SIZE // 2:].any()  # nothing on the other side
     assert not fold_bands(lm, (SIZE, SIZE), []).any()
+
+
+def test_fold_confidence_falls_with_uneven_lighting_and_disagreeing_profiles():
+    from outcomes.features.laxity import fold_features
+
+    lm = _face()
+    even = np.full((SIZE, SIZE), 60.0, np.float32)
+    steady = fold_features(lm, even)["nasolabial_right"].confidence
+    assert fold_features(lm, even, lighting_support=0.5)["nasolabial_right"].confidence == pytest.approx(steady / 2)
+    # Blotches as large as the fold's band make its profiles disagree.
+    rng = np.random.default_rng(0)
+    blotchy = even + cv2.GaussianBlur(rng.normal(0, 60, even.shape).astype(np.float32), (0, 0), 6)
+    assert fold_features(lm, blotchy)["nasolabial_right"].confidence < 0.8 * steady

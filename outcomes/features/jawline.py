@@ -34,6 +34,8 @@ from outcomes.types import Landmarks
 _JAW_CONTOUR = {"right": (172, 136, 150, 149, 176, 148, 152), "left": (397, 365, 379, 378, 400, 377, 152)}
 # Where along that contour (fraction of its length from the jaw angle) a jowl bows it.
 JOWL_SPAN = (0.35, 0.9)
+# Each end of the chord a jowl is measured from: the contour's first and last fifth.
+_END_REACH = 0.2
 
 
 @dataclass(frozen=True)
@@ -167,12 +169,6 @@ def jaw_profiles(image: np.ndarray, contour: np.ndarray, centre: np.ndarray, ipd
     return JawProfiles(values.astype(np.float32), offsets, fraction, centres, normals, float(ipd))
 
 
-def _relative_to_ends(values: np.ndarray, fraction: np.ndarray) -> np.ndarray:
-    """``values`` minus the straight line through its first and last entries."""
-    chord = np.interp(fraction, [fraction[0], fraction[-1]], [values[0], values[-1]])
-    return values - chord
-
-
 def jaw_bulge(profiles: JawProfiles, prior_sd_ipd: float = 0.06) -> tuple[float, float]:
     """The contour's outward bow over the jowl span, and the edge's contrast.
 
@@ -247,7 +243,20 @@ def jowl_change(before: JawProfiles, after: JawProfiles, window_ipd: float = 0.0
     window, max_shift = int(round(window_ipd / step)), int(round(max_shift_ipd / step))
     if len(before.offsets_ipd) // 2 < window + max_shift:
         raise ValueError("profiles are too short for the window and the largest shift")
-    shifts, matches = zip(*(_best_shift(b, a, window, max_shift) for b, a in zip(before.values, after.values)))
-    outward = _relative_to_ends(np.asarray(shifts) * step, before.fraction)
-    span = (before.fraction >= JOWL_SPAN[0]) & (before.fraction <= JOWL_SPAN[1])
-    return JowlChange(inward_ipd=float(-outward[span].mean()), match=float(np.median(matches)))
+    shifts, matches = (np.asarray(v) for v in zip(*(_best_shift(b, a, window, max_shift)
+                                                     for b, a in zip(before.values, after.values))))
+    shifts = shifts * step
+    fraction = before.fraction
+    # Robust to a profile that matched the wrong edge (a collar, a beard line, hair at the
+    # jaw angle): profiles that matched poorly are left out, and each end of the chord is
+    # the median of a stretch of contour rather than one profile.
+    good = matches >= min(0.5, float(np.median(matches)))
+    start = good & (fraction <= _END_REACH)
+    end = good & (fraction >= 1 - _END_REACH)
+    span = good & (fraction >= JOWL_SPAN[0]) & (fraction <= JOWL_SPAN[1])
+    if not (start.any() and end.any() and span.any()):
+        return JowlChange(inward_ipd=0.0, match=0.0)
+    f0, f1 = float(np.median(fraction[start])), float(np.median(fraction[end]))
+    s0, s1 = float(np.median(shifts[start])), float(np.median(shifts[end]))
+    chord = s0 + (fraction[span] - f0) / (f1 - f0) * (s1 - s0)
+    return JowlChange(inward_ipd=float(-np.mean(shifts[span] - chord)), match=float(np.median(matches)))

@@ -256,20 +256,15 @@ def fold_features(lm: Landmarks, luminance: np.ndarray, frame_landmarks: Landmar
         0..1: a fold is seen by its shading, so a lighting change that is not the same
         across the face (light moved to one side) lowers every fold's confidence.
 
-    Confidence: landmarks (mouth, pose) × lighting × how well the profiles along the fold
-    agree (their median absolute deviation against 5 % of light).
+    Confidence: landmarks (mouth, pose) × lighting. (How much the profiles along a fold
+    disagree is no guide: a fold is deeper in its middle than at its ends.)
     """
     confidence = landmark_confidence(lm) * float(np.clip(lighting_support, 0, 1))
     frame_lm = frame_landmarks or lm
     ipd = frame_lm.inter_pupil_distance
     mouth = (frame_lm.anchors["mouth_right"] + frame_lm.anchors["mouth_left"]) / 2
-    out = {}
-    for name, line in fold_lines(frame_lm).items():
-        depths = fold_profile_depths(luminance, line, ipd, mouth)
-        median = float(np.median(depths))
-        agreement = float(np.clip(1.0 - np.median(np.abs(depths - median)) / 5.0, 0.2, 1.0))
-        out[name] = LaxityValue(max(median, 0.0), 0.8 * confidence * agreement)
-    return out
+    return {name: LaxityValue(fold_depth(luminance, line, ipd, mouth), 0.8 * confidence)
+            for name, line in fold_lines(frame_lm).items()}
 
 
 def laxity_features(lm: Landmarks, luminance: np.ndarray) -> dict[str, LaxityValue]:

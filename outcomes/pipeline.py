@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from outcomes.features.wrinkle_weights import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.identity import FaceIdentity, IdentityModel
-    from outcomes.illumination import IlluminationFit
     from outcomes.scorer_file import CalibratedScorer
 
 
@@ -304,13 +303,15 @@ def assess_pair(
     # measured on the skin both photos show.
     roi = face_roi(masks.oval, regions.masks)
     map_b = restrict_wrinkles(base.wrinkles, roi)
-    map_a = restrict_wrinkles(_after_wrinkles_in_before_frame(pair, fit, masks.face, models, config), roi)
+    # AFTER in its own frame with BEFORE's lighting: wrinkles and jawline are read there.
+    after_native = apply_illumination(pair.after.pixels, fit)
+    map_a = restrict_wrinkles(_after_wrinkles_in_before_frame(pair, after_native, masks.face, models, config), roi)
     lap("wrinkles_ms")
     lax_b = base.laxity
     lighting_support = 1.0 - fit.nonuniformity / max(config.illumination.max_nonuniformity, 1e-6)
     lax_a = {**fold_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm,
                              lighting_support=lighting_support),
-             **jawline_follow_up(pair.after_landmarks, apply_illumination(pair.after.pixels, fit), b_lm,
+             **jawline_follow_up(pair.after_landmarks, after_native, b_lm,
                                  base.jaw_profiles, lax_b, np.linalg.inv(pair.registration.after_to_before))}
     lap("laxity_ms")
     # Line contrast is compared at the softer photo's sharpness: a follow-up taken
@@ -390,9 +391,10 @@ def assess_pair(
     )
 
 
-def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, face: np.ndarray, models: Models,
+def _after_wrinkles_in_before_frame(pair: AlignedPair, after_native: np.ndarray, face: np.ndarray, models: Models,
                                    config: Config) -> WrinkleMap:
-    """Detect wrinkles on AFTER in its own frame, then carry the map into BEFORE's.
+    """Detect wrinkles on AFTER in its own frame (``after_native``: its pixels with the
+    lighting correction applied), then carry the map into BEFORE's.
 
     Detecting on the resampled AFTER would compare a once-interpolated photo
     with an original one: interpolation softens fine creases and biases the
@@ -403,14 +405,13 @@ def _after_wrinkles_in_before_frame(pair: AlignedPair, fit: IlluminationFit, fac
     import cv2
 
     from outcomes.features.wrinkle_fusion import find_wrinkles
-    from outcomes.illumination import apply_illumination
 
-    after = pair.after.pixels
+    after = after_native
     face_after = cv2.warpPerspective(
         face.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
     ).astype(bool)
-    native = find_wrinkles(apply_illumination(after, fit), pair.after_landmarks.inter_pupil_distance, face_after,
+    native = find_wrinkles(after, pair.after_landmarks.inter_pupil_distance, face_after,
                            models.wrinkle_cnn, config.wrinkles)
     size = (pair.before.width, pair.before.height)
     # Response and mask in one resampling (two channels), on the maps of the photo's warp.

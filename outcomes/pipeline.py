@@ -242,7 +242,7 @@ def assess_pair(
     from outcomes.illumination import apply_illumination, normalise_illumination
     from outcomes.regions import region_masks
     from outcomes.resolution import match_blur
-    from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
+    from outcomes.scoring import FOLDS, ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
 
     config = config or Config()
     clock = StageClock()
@@ -347,7 +347,7 @@ def assess_pair(
                                      regions.masks, config.expression)
     not_pigment = map_b.mask | map_a.mask | _near_non_skin(base.skin & skin_a, ipd, config.pigment)
     # A fold that deepened darkens its band as a deepened wrinkle darkens its line: laxity, not pigment.
-    deepened = [n for n in lax_a if n.startswith(("nasolabial", "marionette")) and n in lax_b
+    deepened = [n for n in lax_a if n.startswith(FOLDS) and n in lax_b
                 and lax_a[n].value - lax_b[n].value > DEEPENED_FOLD_PERCENT]
     if deepened:
         not_pigment = not_pigment | fold_bands(b_lm, shape, deepened)

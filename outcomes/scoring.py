@@ -3,8 +3,8 @@
 ``improvement_score`` is the fraction by which the face's wrinkle severity
 (summed over the scored regions, so regions with more wrinkles count more)
 fell between visits, blended with laxity tightening (the relative fall in
-fold depth and the jowl contour's inward movement) weighted by its confidence. 0 is no change, 0.3 is 30 % less, negative is
-worse; being a fraction of the subject's own baseline it is comparable across
+fold depth and the jowl contour's inward movement) weighted by its
+confidence. 0 is no change, 0.3 is 30 % less, negative is worse; being a fraction of the subject's own baseline it is comparable across
 subjects.
 
 Grades come from an ordinal (cumulative-logit) model on that score:

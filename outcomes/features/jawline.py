@@ -88,27 +88,38 @@ def jaw_contour(lm: Landmarks, side: str) -> np.ndarray:
     return lm.points[list(_JAW_CONTOUR[side])].astype(np.float64)
 
 
-def map_points(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N, 2) points through a 3×3 homography."""
-    homog = np.c_[points, np.ones(len(points))] @ np.asarray(homography, np.float64).T
-    return homog[:, :2] / homog[:, 2:3]
+def profile_frame(line: np.ndarray, inside: np.ndarray, fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where profiles cross a polyline and which way is out.
 
+    Parameters
+    ----------
+    line : ndarray, shape (N, 2)
+        The polyline, px.
+    inside : ndarray, shape (2,)
+        A point on the inner side (normals point away from it), px.
+    fraction : ndarray, shape (P,)
+        Positions along the polyline, fractions of its length.
 
-def _profile_frame(contour: np.ndarray, centre: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
-    """Profile centres, outward normals and arclength fractions along a contour."""
-    seg = np.linalg.norm(np.diff(contour, axis=0), axis=1)
+    Returns
+    -------
+    centres, normals : ndarray, shape (P, 2)
+        Crossing points (px) and unit normals pointing away from ``inside``; the tangent
+        is taken over ±2 px of arclength.
+    """
+    line = np.asarray(line, np.float64)
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)])
-    fraction = np.linspace(0.0, 1.0, count)
+    at_length = fraction * s[-1]
 
     def at(arclength: np.ndarray) -> np.ndarray:
-        return np.stack([np.interp(arclength, s, contour[:, 0]), np.interp(arclength, s, contour[:, 1])], axis=1)
+        return np.stack([np.interp(arclength, s, line[:, 0]), np.interp(arclength, s, line[:, 1])], axis=1)
 
-    centres = at(fraction * s[-1])
-    tangent = at(np.minimum(fraction * s[-1] + 2, s[-1])) - at(np.maximum(fraction * s[-1] - 2, 0))
+    centres = at(at_length)
+    tangent = at(np.minimum(at_length + 2, s[-1])) - at(np.maximum(at_length - 2, 0))
     tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
     normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
-    normal *= np.where(np.sum(normal * (centres - centre), axis=1, keepdims=True) < 0, -1.0, 1.0)
-    return centres, normal, fraction
+    normal *= np.where(np.sum(normal * (centres - inside), axis=1, keepdims=True) < 0, -1.0, 1.0)
+    return centres, normal
 
 
 def jaw_profiles(image: np.ndarray, contour: np.ndarray, centre: np.ndarray, ipd: float, *,
@@ -145,7 +156,8 @@ def jaw_profiles(image: np.ndarray, contour: np.ndarray, centre: np.ndarray, ipd
 
     if ipd <= 0 or not np.isfinite(ipd):
         raise ValueError(f"ipd must be a positive number of pixels, got {ipd}")
-    centres, normals, fraction = _profile_frame(np.asarray(contour, np.float64), np.asarray(centre), profiles)
+    fraction = np.linspace(0.0, 1.0, profiles)
+    centres, normals = profile_frame(contour, np.asarray(centre), fraction)
     tangents = np.stack([normals[:, 1], -normals[:, 0]], axis=1)
     offsets = np.arange(-half_width_ipd, half_width_ipd + step_ipd / 2, step_ipd)
     lateral = np.linspace(-strip_ipd, strip_ipd, strip_lines) * ipd

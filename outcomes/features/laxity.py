@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from outcomes.features.jawline import JawProfiles, jaw_bulge, jaw_contour, jaw_profiles, jowl_change, map_points
+from outcomes.features.jawline import JawProfiles, jaw_bulge, jaw_contour, jaw_profiles, jowl_change, profile_frame
 from outcomes.types import Landmarks
 
 NOT_ASSESSABLE = {"submental": "needs a profile (90°) view; not assessable on a frontal photo"}
@@ -104,19 +104,7 @@ def fold_profile_depths(luminance: np.ndarray, line: np.ndarray, ipd: float, ins
     """
     import cv2
 
-    line = np.asarray(line, np.float64)
-    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    at = np.linspace(0.1, 0.95, samples) * s[-1]
-
-    def point(arclength: np.ndarray) -> np.ndarray:
-        return np.stack([np.interp(arclength, s, line[:, 0]), np.interp(arclength, s, line[:, 1])], axis=1)
-
-    centres = point(at)
-    tangent = point(np.minimum(at + 2, s[-1])) - point(np.maximum(at - 2, 0))
-    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
-    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
-    normal *= np.where(np.sum(normal * (centres - inside), axis=1, keepdims=True) < 0, -1.0, 1.0)
+    centres, normal = profile_frame(line, inside, np.linspace(0.1, 0.95, samples))
     step = 0.01
     offsets = np.arange(band_ipd[0], reference_ipd[1] + step / 2, step)
     pts = centres[:, None, :] + (offsets * ipd)[None, :, None] * normal[:, None, :]
@@ -221,6 +209,8 @@ def jawline_follow_up(lm: Landmarks, image: np.ndarray, frame_landmarks: Landmar
         Homography from the baseline's pixels to ``image``'s (the global registration,
         inverted; not its non-rigid step, which would move the jowl back).
     """
+    from outcomes.align import apply_homography
+
     confidence = landmark_confidence(lm)
     to_image = np.asarray(frame_to_image, np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(to_image[:2, :2]))))
@@ -230,8 +220,8 @@ def jawline_follow_up(lm: Landmarks, image: np.ndarray, frame_landmarks: Landmar
         name = f"jawline_{side}"
         if name not in baseline or name not in baseline_values:
             continue
-        sampled = jaw_profiles(image, map_points(to_image, jaw_contour(frame_landmarks, side)),
-                               map_points(to_image, centre[None])[0], frame_landmarks.inter_pupil_distance * scale)
+        sampled = jaw_profiles(image, apply_homography(to_image, jaw_contour(frame_landmarks, side)),
+                               apply_homography(to_image, centre[None])[0], frame_landmarks.inter_pupil_distance * scale)
         change = jowl_change(baseline[name], sampled)
         _, contrast = jaw_bulge(sampled)
         out[name] = LaxityValue(baseline_values[name].value - change.inward_ipd * 100,

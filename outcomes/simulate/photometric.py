@@ -147,12 +147,11 @@ def side_light(image: np.ndarray, anchors, strength: float) -> np.ndarray:  # no
     -------
     lit : ndarray, shape (H, W, 3), uint8
     """
-    right = np.asarray(anchors["right_pupil"], np.float64)
-    left = np.asarray(anchors["left_pupil"], np.float64)
-    ipd = float(np.linalg.norm(left - right))
-    ex = (left - right) / ipd
+    from .geometry import face_frame
+
+    centre, ex, _, ipd = face_frame(anchors)
     h, w = image.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
-    u = ((xx - (right[0] + left[0]) / 2) * ex[0] + (yy - (right[1] + left[1]) / 2) * ex[1]) / (1.5 * ipd)
+    u = ((xx - centre[0]) * ex[0] + (yy - centre[1]) * ex[1]) / (1.5 * ipd)
     gain = 1.0 + strength * np.clip(u, -1.0, 1.0)
     return linear_to_srgb(srgb_to_linear(image) * gain[..., None])

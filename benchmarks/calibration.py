@@ -47,8 +47,8 @@ from outcomes.agreement import rater_agreement
 from outcomes.calibration import AssessmentCache, assess_rated_pairs, choose_scorer, cross_validate_scorer
 from outcomes.calibration.fit import fit_scorer, score_agreement
 from outcomes.config import load_config
-from outcomes.pipeline import load_models
 from outcomes.ratings import read_ratings
+from outcomes.runtime import load_models
 from outcomes.simulate import RaterPanel, rate_trial, true_grade
 
 SITES = {

@@ -35,8 +35,8 @@ from calibration import SITES, assign_folds
 from outcomes.calibration import AssessmentCache, assess_rated_pairs, cross_validate_scorer
 from outcomes.calibration.fit import DEFAULT_MARGIN, fit_scorer, score_agreement
 from outcomes.config import load_config
-from outcomes.pipeline import load_models
 from outcomes.ratings import read_ratings
+from outcomes.runtime import load_models
 
 LEADS = (-DEFAULT_MARGIN, -0.01, 0.0, 0.01, 0.02, 0.03)
 

@@ -34,9 +34,15 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from outcomes.config import load_config  # noqa: E402
 from outcomes.io import photo_from_array, read_photo  # noqa: E402
-from outcomes.pipeline import assess_pair, load_models  # noqa: E402
+from outcomes.pipeline import assess_pair  # noqa: E402
+from outcomes.runtime import load_models  # noqa: E402
 from outcomes.simulate import (  # noqa: E402
-    SaggingSpec, TreatmentSpec, london_anchors, london_lower_face, read_tem, simulate_pair,
+    SaggingSpec,
+    TreatmentSpec,
+    london_anchors,
+    london_lower_face,
+    read_tem,
+    simulate_pair,
 )
 from outcomes.simulate.photometric import side_light  # noqa: E402
 from outcomes.simulate.recapture import random_recapture, recapture  # noqa: E402

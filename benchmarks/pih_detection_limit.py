@@ -34,7 +34,8 @@ from _common import shared_data  # noqa: E402
 from outcomes.config import load_config  # noqa: E402
 from outcomes.face_analysis import analyse_face  # noqa: E402
 from outcomes.io import read_photo  # noqa: E402
-from outcomes.pipeline import assess_pair, load_models  # noqa: E402
+from outcomes.pipeline import assess_pair  # noqa: E402
+from outcomes.runtime import load_models  # noqa: E402
 from outcomes.simulate import add_macules, london_anchors, read_tem  # noqa: E402
 from outcomes.simulate.recapture import random_recapture, recapture  # noqa: E402
 from outcomes.types import Photo  # noqa: E402

@@ -38,7 +38,8 @@ from outcomes.config import load_config  # noqa: E402
 from outcomes.errors import OutcomesError  # noqa: E402
 from outcomes.face_analysis import analyse_face  # noqa: E402
 from outcomes.io import read_photo  # noqa: E402
-from outcomes.pipeline import assess_pair, load_models  # noqa: E402
+from outcomes.pipeline import assess_pair  # noqa: E402
+from outcomes.runtime import load_models  # noqa: E402
 from outcomes.simulate import TreatmentSpec, london_anchors, read_tem, simulate_pair  # noqa: E402
 from outcomes.simulate.recapture import random_recapture, recapture  # noqa: E402
 from outcomes.types import Photo  # noqa: E402

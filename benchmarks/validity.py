@@ -29,7 +29,6 @@ as before and after; time per pair and per stage.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import defaultdict
 
@@ -38,9 +37,10 @@ from _common import shared_data, summary, write_rows
 from scipy.stats import spearmanr
 
 from outcomes.config import load_config
-from outcomes.features.wrinkle_fusion import resolve_weights
 from outcomes.io import photo_from_array, read_photo
-from outcomes.pipeline import assess_pair, load_models
+from outcomes.model_store import model_card
+from outcomes.pipeline import assess_pair
+from outcomes.runtime import load_models
 from outcomes.simulate import SaggingSpec, TreatmentSpec, london_lower_face, simulate_pair
 from outcomes.simulate.templates import london_anchors, read_tem
 
@@ -96,7 +96,7 @@ def main() -> None:
     files = sorted((shared_data() / "london" / "neutral").glob("*.jpg"))
     config = load_config(args.config)
     if args.held_out:
-        card = json.loads(resolve_weights(config.wrinkles.cnn_weights).with_suffix(".card.json").read_text())
+        card = model_card(config.wrinkles.cnn_weights, "wrinkles.cnn_weights")
         held_out = set(card["training"]["test_subjects"])
         files = [f for f in files if f.stem.split("_")[0] in held_out]
     files = files[:: max(1, len(files) // args.faces)][: args.faces]

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import json
 import time
 from collections import defaultdict
 
@@ -54,12 +53,13 @@ from _common import london_faces, shared_data, summary
 from outcomes.color import ita_deg, skin_pixels, srgb_to_lab
 from outcomes.config import load_config
 from outcomes.features.wrinkle_cnn import wrinkle_probability
-from outcomes.features.wrinkle_fusion import fuse, load_configured_cnn, resolve_weights
+from outcomes.features.wrinkle_fusion import fuse
+from outcomes.features.wrinkle_model import load_configured_cnn
 from outcomes.features.wrinkles import detect_wrinkles
+from outcomes.model_store import model_card
 from outcomes.regions import region_masks
 from outcomes.simulate import render_wrinkles, sample_wrinkles, visible_wrinkles
 from outcomes.training.synthetic import skin_of, tone_depth_gain
-
 
 # Scoring → the caption's ending.
 SCORINGS = {"exact": "", "no creases": "; the face's own creases not scored",
@@ -113,7 +113,7 @@ def main() -> None:
     config = load_config(args.config)
     threshold = config.wrinkles.threshold if args.threshold is None else args.threshold
     cnn = load_configured_cnn(dataclasses.replace(config.wrinkles, detector="cnn", cnn_precision=args.precision))
-    card = json.loads(resolve_weights(config.wrinkles.cnn_weights).with_suffix(".card.json").read_text())
+    card = model_card(config.wrinkles.cnn_weights, "wrinkles.cnn_weights")
     held_out = set(card["training"][f"{args.split}_subjects"])
     data = shared_data()
     ethnicity = {r["face_id"]: r["face_eth"] for r in csv.DictReader(open(data / "london" / "faces.csv"))}

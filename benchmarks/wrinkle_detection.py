@@ -117,7 +117,7 @@ def main() -> None:
         light = {key: lightness(image[box]) for key, image in rendered.items()}
         visible = luminance(rendered[1.0][box]) <= 0.9 * luminance(img[box])
         truth = truth[box]
-        for name, full_region in regions.masks.items():
+        for full_region in regions.masks.values():
             region = full_region[box]
             affected = (visible & region).sum() >= MIN_VISIBLE_PX
             for mode, s in sev.items():

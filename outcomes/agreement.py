@@ -69,7 +69,6 @@ def agreement(reference: Sequence[int], predicted: Sequence[int]) -> Agreement:
         Different lengths, no items, or a grade outside 1–5.
     """
     from scipy.stats import spearmanr
-    from sklearn.metrics import cohen_kappa_score
 
     ref, pred = np.asarray(reference, dtype=int), np.asarray(predicted, dtype=int)
     if ref.shape != pred.shape or ref.ndim != 1:
@@ -83,7 +82,7 @@ def agreement(reference: Sequence[int], predicted: Sequence[int]) -> Agreement:
     np.add.at(confusion, (ref - 1, pred - 1), 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # κ is 0/0 when both sides are one grade: reported as None
-        kappas = [cohen_kappa_score(ref, pred, labels=list(GRADES), weights=w) for w in ("linear", "quadratic")]
+        kappas = [weighted_kappa(confusion, w) for w in ("linear", "quadratic")]
         rho = spearmanr(ref, pred).statistic if np.ptp(ref) and np.ptp(pred) else math.nan
 
     def finite(x: float) -> float | None:
@@ -155,3 +154,25 @@ def rater_agreement(grades_by_rater: Mapping[str, Mapping[Hashable, int]], min_c
         mean_kappa_quadratic=mean([v.kappa_quadratic for v in pairwise.values()]),
         mean_kappa_linear=mean([v.kappa_linear for v in pairwise.values()]),
     )
+
+
+def weighted_kappa(confusion: np.ndarray, weights: str) -> float:
+    """Cohen's weighted κ of a square confusion matrix (rows: reference, columns: predicted).
+
+    ``weights`` is ``"linear"`` (|i − j|) or ``"quadratic"`` ((i − j)²). NaN when chance
+    disagreement is zero (both gradings use one and the same grade). Equal to
+    scikit-learn's ``cohen_kappa_score`` with the same labels and weights.
+    """
+    confusion = np.asarray(confusion, dtype=float)
+    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"confusion must be a square matrix, got shape {confusion.shape}")
+    if weights not in ("linear", "quadratic"):
+        raise ValueError(f"weights must be 'linear' or 'quadratic', got {weights!r}")
+    total = confusion.sum()
+    if total <= 0:
+        return math.nan
+    expected = np.outer(confusion.sum(axis=1), confusion.sum(axis=0)) / total
+    i, j = np.indices(confusion.shape)
+    w = np.abs(i - j) if weights == "linear" else (i - j) ** 2
+    chance = float((w * expected).sum())
+    return 1.0 - float((w * confusion).sum()) / chance if chance else math.nan

@@ -8,10 +8,11 @@ import numpy as np
 
 from outcomes.color import SkinTone
 from outcomes.comparability import Comparability
-from outcomes.illumination import IlluminationFit
 from outcomes.features.pigment import PihResult
+from outcomes.illumination import IlluminationFit
 from outcomes.scoring import GaisEstimate
-from outcomes.types import AlignedPair
+from outcomes.types import AlignedPair, Frame
+from outcomes.working_scale import homography_in_originals
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Assessment:
     # Gaussian sd (px) by which the sharper photo was softened before line contrast was
     # compared (> 0: BEFORE was, the follow-up being softer; < 0: the follow-up was).
     relative_blur_px: float = 0.0
+    # How the working photos relate to the original files' pixels (BEFORE, AFTER).
+    frames: tuple[Frame, Frame] = (Frame(), Frame())
 
     def to_dict(self) -> dict:
         reg = self.pair.registration
@@ -122,11 +125,11 @@ class Assessment:
             "alignment": {
                 "ok": reg.ok,
                 "residual_rel_ipd": r(reg.residual_rel_ipd, 6),
-                "after_to_before": np.round(reg.after_to_before, 10).tolist(),
-                "local_max_px": r(reg.local_max_px, 3),
+                "after_to_before": np.round(homography_in_originals(reg.after_to_before, *self.frames), 10).tolist(),
+                "local_max_px": r(reg.local_max_px / self.frames[0].mean_scale, 3),
                 "pose_change_deg": {k: round(v, 2) for k, v in reg.pose_change.as_dict().items()},
             },
-            "resolution": {"relative_blur_px": r(self.relative_blur_px, 3)},
+            "resolution": {"relative_blur_px": r(self.relative_blur_px / self.frames[0].mean_scale, 3)},
             "illumination": {
                 "exposure_stops": r(self.illumination.exposure_stops, 3),
                 "white_balance": r(self.illumination.white_balance, 4),

@@ -16,16 +16,19 @@ from pathlib import Path
 
 from outcomes import __version__
 from outcomes.errors import OutcomesError
+from outcomes.outputs import check_outputs, commit_outputs, shown
 
 EXIT_PROBLEM = 1
 
 
 def _landmarks(args: argparse.Namespace) -> None:
     from outcomes.config import load_config
-    from outcomes.io import read_photo
+    from outcomes.io import json_bytes, read_photo
     from outcomes.landmarks import landmarks_to_dict
-    from outcomes.pipeline import load_models, locate_face
+    from outcomes.pipeline import locate_face
+    from outcomes.runtime import load_models
 
+    outputs = check_outputs({"--json": args.json, "--overlay": args.overlay}, {"IMAGE": args.image})
     config = load_config(args.config)
     photo = read_photo(args.image, config.input)  # a bad file fails before models load
     models = load_models(config)
@@ -33,19 +36,26 @@ def _landmarks(args: argparse.Namespace) -> None:
         photo, landmarks = locate_face(photo, models, config)
     finally:
         models.close()
-    outputs = [lambda: _write_json(args.json, landmarks_to_dict(landmarks, photo))]
+    writers = {outputs[0]: lambda: json_bytes(landmarks_to_dict(landmarks, photo))}
     if args.overlay:
+        from outcomes.io import png_bytes
         from outcomes.overlay import draw_landmarks
 
-        outputs.append(lambda: _write_png(args.overlay, draw_landmarks(photo.pixels, landmarks)))
-    _write_all(outputs, [args.json, args.overlay])
+        writers[outputs[1]] = lambda: png_bytes(draw_landmarks(photo.pixels, landmarks))
+    commit_outputs(writers)
+    for flag in landmarks.qc_flags:
+        if flag.startswith("face_rotated"):
+            print(f"outcomes: warning: {flag}", file=sys.stderr)
 
 
 def _align(args: argparse.Namespace) -> None:
     from outcomes.config import load_config
-    from outcomes.io import read_photo
-    from outcomes.pipeline import align_photos, alignment_to_dict, load_models
+    from outcomes.io import json_bytes, read_photo
+    from outcomes.pipeline import align_photos, alignment_to_dict
+    from outcomes.runtime import load_models
 
+    outputs = check_outputs({"--json": args.json, "--out-image": args.out_image},
+                            {"BEFORE": args.before, "AFTER": args.after})
     config = load_config(args.config)
     before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
     models = load_models(config)
@@ -53,45 +63,68 @@ def _align(args: argparse.Namespace) -> None:
         pair = align_photos(before, after, models, config)
     finally:
         models.close()
-    outputs = [lambda: _write_json(args.json, alignment_to_dict(pair, config))]
+    writers = {outputs[0]: lambda: json_bytes(alignment_to_dict(pair, config))}
     if args.out_image:
-        outputs.append(lambda: _write_png(args.out_image, pair.after_in_before))
-    _write_all(outputs, [args.json, args.out_image])
+        from outcomes.io import png_bytes
+        from outcomes.working_scale import warp_to_original_before
+
+        writers[outputs[1]] = lambda: png_bytes(warp_to_original_before(after.pixels, pair,
+                                                                        (before.width, before.height)))
+    commit_outputs(writers)
     if not pair.registration.ok:
         print(f"outcomes: warning: pair not usable: {', '.join(pair.registration.qc_flags)}", file=sys.stderr)
 
 
 def _assess(args: argparse.Namespace) -> None:
     from outcomes.config import load_config
-    from outcomes.io import read_photo
-    from outcomes.pipeline import assess_pair, load_models
+    from outcomes.io import json_bytes, read_photo
+    from outcomes.pipeline import assess_pair
+    from outcomes.runtime import load_models
 
+    if not args.json and not args.report:
+        raise OutcomesError("assess: give --json OUT, --report OUT.html or both", code="usage")
+    outputs = {o.option: o for o in check_outputs({"--json": args.json, "--report": args.report},
+                                                  {"BEFORE": args.before, "AFTER": args.after})}
+    fitzpatrick = None if args.fitzpatrick is None else fitzpatrick_type(args.fitzpatrick)
     config = load_config(args.config)
-    if args.fitzpatrick is not None:
-        _check_fitzpatrick(args.fitzpatrick)
     before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
     models = load_models(config, scorer=args.scorer)
     try:
-        assessment = assess_pair(before, after, models, config, fitzpatrick=args.fitzpatrick)
+        assessment = assess_pair(before, after, models, config, fitzpatrick=fitzpatrick)
     finally:
         models.close()
-    outputs = [lambda: _write_json(args.json, assessment.to_dict())]
-    if args.report:
-        from outcomes.report import write_report
+    writers = {}
+    if "--json" in outputs:
+        writers[outputs["--json"]] = lambda: json_bytes(assessment.to_dict())
+    if "--report" in outputs:
+        from outcomes.report import render_report
 
-        outputs.append(lambda: write_report(args.report, assessment))
-    _write_all(outputs, [args.json, args.report])
+        writers[outputs["--report"]] = lambda: render_report(assessment).encode("utf-8")
+    commit_outputs(writers)
+    print(assessment_summary(assessment, [o.path for o in outputs.values()]))
     if not assessment.usable:
         print(f"outcomes: warning: pair not usable: {', '.join(assessment.qc_flags)}", file=sys.stderr)
+
+
+def assessment_summary(assessment, paths: list[Path]) -> str:  # noqa: ANN001 - Assessment
+    """One line: grade, score, PIH, usable, where the outputs went."""
+    g = assessment.gais
+    pih = f"PIH {assessment.pih.severity}" if assessment.pih.flag else "no PIH"
+    usable = "usable" if assessment.usable else "NOT USABLE (see qc.flags)"
+    return (f"GAIS {g.grade} {g.label} (improvement score {g.improvement_score:+.2f}); {pih}; {usable}; "
+            f"wrote {', '.join(shown(p) for p in paths)}")
 
 
 def _wrinkles(args: argparse.Namespace) -> None:
     import numpy as np
 
     from outcomes.config import load_config
-    from outcomes.io import read_photo
-    from outcomes.pipeline import detect_photo_wrinkles, load_models
+    from outcomes.io import json_bytes, png_bytes, read_photo
+    from outcomes.pipeline import detect_photo_wrinkles
+    from outcomes.runtime import load_models
 
+    outputs = {o.option: o for o in check_outputs({"--mask": args.mask, "--json": args.json,
+                                                   "--overlay": args.overlay}, {"IMAGE": args.image})}
     config = load_config(args.config)
     photo = read_photo(args.image, config.input)
     models = load_models(config)
@@ -99,14 +132,14 @@ def _wrinkles(args: argparse.Namespace) -> None:
         result = detect_photo_wrinkles(photo, models, config)
     finally:
         models.close()
-    outputs = [lambda: _write_png(args.mask, np.where(result.mask, 255, 0).astype(np.uint8))]
-    if args.json:
-        outputs.append(lambda: _write_json(args.json, result.to_dict()))
-    if args.overlay:
+    writers = {outputs["--mask"]: lambda: png_bytes(np.where(result.mask, 255, 0).astype(np.uint8))}
+    if "--json" in outputs:
+        writers[outputs["--json"]] = lambda: json_bytes(result.to_dict())
+    if "--overlay" in outputs:
         from outcomes.overlay import draw_mask
 
-        outputs.append(lambda: _write_png(args.overlay, draw_mask(photo.pixels, result.mask)))
-    _write_all(outputs, [args.mask, args.json, args.overlay])
+        writers[outputs["--overlay"]] = lambda: png_bytes(draw_mask(photo.pixels, result.mask))
+    commit_outputs(writers)
 
 
 def _calibrate(args: argparse.Namespace) -> None:
@@ -132,13 +165,29 @@ def _calibrate(args: argparse.Namespace) -> None:
 
 
 def _batch(args: argparse.Namespace) -> None:
+    import shlex
+    import signal
+
     from outcomes.batch import run_batch
+    from outcomes.batch.run import BatchInterrupted
     from outcomes.config import load_config
 
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the job as Ctrl-C does: workers stopped, finished pairs kept
+
+    signal.signal(signal.SIGTERM, terminated)
     config = load_config(args.config)
-    result = run_batch(args.manifest, args.out, config, workers=args.workers, executor=args.executor,
-                       ray_address=args.ray_address, resume=args.resume, scorer=args.scorer,
-                       baseline_visit=args.baseline_visit, progress=sys.stderr.isatty())
+    try:
+        result = run_batch(args.manifest, args.out, config, workers=args.workers, executor=args.executor,
+                           ray_address=args.ray_address, resume=args.resume, scorer=args.scorer,
+                           baseline_visit=args.baseline_visit, progress=sys.stderr.isatty())
+    except BatchInterrupted as stop:
+        again = [a for a in args.argv if a != "--resume"]
+        command = shlex.join(["outcomes", *again, "--resume"])
+        print(f"outcomes: interrupted: {stop.finished} of {stop.total} pairs finished and kept; to finish the job:\n"
+              f"  {command}", file=sys.stderr)
+        stop.reported = True
+        raise
     s = result.summary
     resp, pih = s["responder_rate"]["overall"], s["pih_incidence"]["overall"]
 
@@ -164,7 +213,17 @@ def _progress_line(what: str) -> Callable[[int, int, bool], None]:
     return show
 
 
+def _require_training_extra() -> None:
+    import importlib.util
+
+    missing = [m for m in ("torch", "albumentations", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise OutcomesError(f"training needs {', '.join(missing)}, which this installation lacks: "
+                            "pip install 'outcomes[train]'", code="missing_extra")
+
+
 def _train_wrinkles(args: argparse.Namespace) -> None:
+    _require_training_extra()
     from outcomes.training.config import load_train_config
 
     config = load_train_config(args.train_config)
@@ -218,35 +277,23 @@ def _train_wrinkle_data(args: argparse.Namespace) -> None:
     print(index)
 
 
-def _check_fitzpatrick(value: str) -> None:
-    from outcomes.errors import OutcomesError
-
-    if value.strip().upper() not in ("I", "II", "III", "IV", "V", "VI"):
-        raise OutcomesError(f"--fitzpatrick: expected one of I, II, III, IV, V, VI, got {value!r}")
+ROMAN = ("I", "II", "III", "IV", "V", "VI")
 
 
-def _write_json(path: str, payload: dict) -> None:
-    from outcomes.io import write_json
-
-    write_json(path, payload)
-
-
-def _write_png(path: str, pixels) -> None:  # noqa: ANN001 - numpy array
-    from outcomes.io import write_png
-
-    write_png(path, pixels)
+def fitzpatrick_type(value: str) -> str:
+    """A Fitzpatrick type as given on the command line (``IV``, ``iv`` or ``4``) → ``"IV"``."""
+    text = value.strip().upper()
+    if text.isdigit() and 1 <= int(text) <= 6:
+        return ROMAN[int(text) - 1]
+    if text in ROMAN:
+        return text
+    raise OutcomesError(f"--fitzpatrick: expected a type I-VI (or 1-6), got {value!r}", code="usage")
 
 
-def _write_all(writers: list[Callable[[], None]], paths: list[str | None]) -> None:
-    """Run each writer; if one fails, remove what the others wrote."""
-    try:
-        for write in writers:
-            write()
-    except BaseException:
-        for path in paths:
-            if path:
-                Path(path).unlink(missing_ok=True)
-        raise
+def _examples(*lines: str) -> dict:
+    """``add_parser`` keywords for a command's examples, shown by ``--help``."""
+    return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,40 +302,49 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure how a face changed between a baseline and a follow-up photo.",
     )
     parser.add_argument("--version", action="version", version=f"outcomes {__version__}")
-    parser.add_argument("--config", metavar="YAML", help="settings overriding the defaults (see configs/default.yaml)")
+    parser.add_argument("--config", metavar="YAML", help="settings overriding the defaults: a file, or a bundled one by name (default, classical; see outcomes/configs/default.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("landmarks", help="find the face and its 478 landmarks, anchors and head pose")
-    p.add_argument("image", metavar="IMAGE")
+    p = sub.add_parser("landmarks", help="find the face and its 478 landmarks, anchors and head pose",
+                       **_examples("outcomes landmarks photo.jpg --json photo.landmarks.json --overlay photo.mesh.png"))
+    p.add_argument("image", metavar="IMAGE", help="a face photo (JPEG, PNG, TIFF or WebP)")
     p.add_argument("--json", required=True, metavar="OUT", help="write the landmarks JSON here")
     p.add_argument("--overlay", metavar="OUT.png", help="also draw the landmarks on the photo")
     p.set_defaults(run=_landmarks)
 
-    p = sub.add_parser("align", help="register a follow-up photo onto its baseline")
-    p.add_argument("before", metavar="BEFORE")
-    p.add_argument("after", metavar="AFTER")
+    p = sub.add_parser("align", help="register a follow-up photo onto its baseline",
+                       **_examples("outcomes align day0.jpg day90.jpg --json align.json --out-image day90_on_day0.png"))
+    p.add_argument("before", metavar="BEFORE", help="the baseline photo")
+    p.add_argument("after", metavar="AFTER", help="the follow-up photo, registered onto BEFORE")
     p.add_argument("--json", required=True, metavar="OUT", help="write the registration JSON here")
     p.add_argument("--out-image", metavar="ALIGNED.png", help="write AFTER warped into BEFORE's frame")
     p.set_defaults(run=_align)
 
-    p = sub.add_parser("assess", help="align a pair and estimate GAIS, wrinkle/laxity change and PIH")
-    p.add_argument("before", metavar="BEFORE")
-    p.add_argument("after", metavar="AFTER")
-    p.add_argument("--json", required=True, metavar="OUT", help="write the assessment JSON here")
-    p.add_argument("--fitzpatrick", metavar="TYPE", help="the clinic's Fitzpatrick type I-VI (wins over the estimate)")
-    p.add_argument("--report", metavar="OUT.html", help="also write a self-contained HTML report")
+    p = sub.add_parser("assess", help="align a pair and estimate GAIS, wrinkle/laxity change and PIH",
+                       **_examples("outcomes assess day0.jpg day90.jpg --report day90.html",
+                                   "outcomes assess day0.jpg day90.jpg --json day90.json --fitzpatrick V",
+                                   "outcomes --config classical assess day0.jpg day90.jpg --json day90.json"))
+    p.add_argument("before", metavar="BEFORE", help="the baseline photo")
+    p.add_argument("after", metavar="AFTER", help="the follow-up photo of the same person")
+    p.add_argument("--json", metavar="OUT", help="write the assessment JSON here (--json, --report or both)")
+    p.add_argument("--fitzpatrick", metavar="TYPE", help="the clinic's Fitzpatrick type, I-VI or 1-6 (wins over "
+                   "the estimate from the photo)")
+    p.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report here")
     p.add_argument("--scorer", metavar="SCORER.json", help="a GAIS scorer from `outcomes calibrate` "
                    "(default: the configured scorer)")
     p.set_defaults(run=_assess)
 
-    p = sub.add_parser("wrinkles", help="detect wrinkles on one photo")
-    p.add_argument("image", metavar="IMAGE")
+    p = sub.add_parser("wrinkles", help="detect wrinkles on one photo",
+                       **_examples("outcomes wrinkles photo.jpg --mask lines.png --overlay lines_on_photo.png"))
+    p.add_argument("image", metavar="IMAGE", help="a face photo")
     p.add_argument("--mask", required=True, metavar="OUT.png", help="255 where a wrinkle is detected, 0 elsewhere")
     p.add_argument("--json", metavar="OUT.json", help="per-region wrinkle features and the detector used")
     p.add_argument("--overlay", metavar="OUT.png", help="the photo with the wrinkles drawn on it")
     p.set_defaults(run=_wrinkles)
 
-    p = sub.add_parser("calibrate", help="fit the GAIS scorer to investigator ratings")
+    p = sub.add_parser("calibrate", help="fit the GAIS scorer to investigator ratings",
+                       **_examples("outcomes calibrate ratings.csv --out site1_scorer.json",
+                                   "outcomes assess day0.jpg day90.jpg --json out.json --scorer site1_scorer.json"))
     p.add_argument("ratings", metavar="RATINGS.csv", help="subject_id, before, after, gais[, rater_id]; "
                    "image paths relative to the CSV")
     p.add_argument("--out", required=True, metavar="SCORER.json", help="write the calibrated scorer here")
@@ -301,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "fold_reduction, wrinkle_removed (default: wrinkle_reduction)")
     p.set_defaults(run=_calibrate)
 
-    p = sub.add_parser("batch", help="assess every follow-up of a trial manifest; tables, summary and report")
+    p = sub.add_parser("batch", help="assess every follow-up of a trial manifest; tables, summary and report",
+                       **_examples("outcomes batch trial/manifest.csv --out trial/results --workers 4",
+                                   "outcomes batch trial/manifest.csv --out trial/results --resume"))
     p.add_argument("manifest", metavar="MANIFEST.csv", help="subject_id, visit, image[, visit_day, view, "
                    "fitzpatrick]; image paths relative to the CSV")
     p.add_argument("--out", required=True, metavar="DIR", help="assessments.csv/.parquet, regions.parquet, "
@@ -343,14 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    if not sys.warnoptions:  # libraries' warnings are not the user's business (-W shows them)
+        warnings.simplefilter("ignore")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         args.run(args)
     except OutcomesError as exc:
-        print(f"outcomes: error: {exc}", file=sys.stderr)
+        # one line whatever the message holds (file names may contain line breaks)
+        print(f"outcomes: error: {shown(str(exc))}", file=sys.stderr)
         return EXIT_PROBLEM
-    except KeyboardInterrupt:
-        print("outcomes: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not getattr(exc, "reported", False):
+            print("outcomes: interrupted", file=sys.stderr)
         return 130
     return 0
 

@@ -16,8 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from outcomes.config import ExpressionConfig, IdentityConfig
-from outcomes.expression import ExpressionChange, compare_expressions, load_expression_noise, measure_expression, \
-    moved_regions
+from outcomes.expression import (
+    ExpressionChange,
+    compare_expressions,
+    load_expression_noise,
+    measure_expression,
+    moved_regions,
+)
 from outcomes.identity import FaceIdentity, identity_distance
 from outcomes.types import Landmarks
 

@@ -1,6 +1,6 @@
 """Typed configuration: plain YAML validated into frozen dataclasses.
 
-The defaults live here, in code; ``configs/default.yaml`` spells them out for
+The defaults live here, in code; ``outcomes/configs/default.yaml`` spells them out for
 people and a test keeps the two equal. A YAML file may set any subset of the
 keys; unknown keys and wrongly typed values are rejected with the key's path.
 YAML is read with ``yaml.safe_load``: no code runs from a config.
@@ -20,7 +20,6 @@ from typing import Any
 from outcomes.errors import ConfigError
 from outcomes.features.pigment import PigmentThresholds
 from outcomes.scoring import ScorerParams
-
 
 # Pillow refuses any image above twice its MAX_IMAGE_PIXELS (89 478 485) on
 # its own, before our check can run; a larger limit of ours could not be met.
@@ -199,16 +198,20 @@ class WrinkleConfig:
     # from 87 to 100 %, and calibrated agreement with simulated raters (quadratic κ)
     # from ~0.73 to 0.86–0.90. A pair takes ~1.3 s with the int8 CNN (benchmarks/wrinkle_cnn.py,
     # validity.py, calibration.py; models/README.md). classical needs no model file
-    # and is ~0.5 s faster a pair (configs/classical.yaml).
+    # and is ~0.5 s faster a pair (outcomes/configs/classical.yaml, `--config classical`).
     detector: str = "fused"
-    # Relative paths are looked up in the project folder, then the working folder.
-    cnn_weights: str = "models/wrinkle_unet.pt"
-    # The weights are refused unless their sha256 is this (from the model card).
-    cnn_sha256: str = "3464c6a75091515a480f64bec28b56c864efd61f36ce075699af43a039c8059a"
+    # The network as ONNX files, named along the model search path ($OUTCOMES_MODELS_DIR,
+    # then the package's models folder; outcomes/model_store.py) or by absolute path, and
+    # refused unless their sha256 is the one given here (from the model card).
+    cnn_weights: str = "wrinkle_unet.onnx"
+    cnn_sha256: str = "6bc87e22d7ae719460f8eb3cefd1aee69b68d332a1b197736a7c747e6a5f2b60"
+    # The same network quantized to 8-bit integers; "" for none.
+    cnn_int8_weights: str = "wrinkle_unet.int8.onnx"
+    cnn_int8_sha256: str = "d38fb0a7fc028be299c0bf6da918378bf914c0d71f39c110b9cbc5727e949666"
     device: str = "auto"
-    # auto: 8-bit integer inference on CPU when the weights carry int8 activation
-    # scales (about 3x faster, masks agree with float32 at Dice ~0.96), float32
-    # otherwise and on CUDA; int8 or float32 force one.
+    # auto: the int8 file on CPU when one is configured (faster, the same Dice within
+    # 0.005 on held-out renders; models/README.md), float32 otherwise and on CUDA;
+    # int8 or float32 force one.
     cnn_precision: str = "auto"
     cnn_weight: float = 0.5
     # Average the CNN's logits over the photo and its mirror image (twice the network
@@ -226,8 +229,10 @@ class WrinkleConfig:
                  f"must be auto, cpu or cuda, got {self.device!r}")
         _require(self.cnn_precision in CNN_PRECISIONS, "wrinkles.cnn_precision",
                  f"must be one of {list(CNN_PRECISIONS)}, got {self.cnn_precision!r}")
-        _require(len(self.cnn_sha256) == 64 and all(c in "0123456789abcdef" for c in self.cnn_sha256),
-                 "wrinkles.cnn_sha256", f"must be 64 lower-case hex digits, got {self.cnn_sha256!r}")
+        for key in ("cnn_sha256", "cnn_int8_sha256"):
+            value = getattr(self, key)
+            _require(len(value) == 64 and all(c in "0123456789abcdef" for c in value),
+                     f"wrinkles.{key}", f"must be 64 lower-case hex digits, got {value!r}")
         _require(0.0 <= self.cnn_weight <= 1.0, "wrinkles.cnn_weight", f"must be in [0, 1], got {self.cnn_weight}")
         _require(isinstance(self.cnn_mirror_average, bool), "wrinkles.cnn_mirror_average",
                  f"must be true or false, got {self.cnn_mirror_average!r}")
@@ -298,7 +303,27 @@ def load_config(path: str | Path | None = None) -> Config:
     """
     if path is None:
         return Config()
-    return load_yaml_dataclass(Config, path)
+    return load_yaml_dataclass(Config, resolve_config_path(path))
+
+
+def bundled_configs() -> dict[str, Path]:
+    """Configurations shipped inside the package, by name (``default``, ``classical``)."""
+    folder = Path(__file__).resolve().parent / "configs"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """``path`` itself when it exists, else the bundled configuration of that name.
+
+    ``classical`` or ``classical.yaml`` names ``outcomes/configs/classical.yaml`` unless a
+    file of that name is in the working folder.
+    """
+    path = Path(path)
+    if path.exists() or len(path.parts) > 1:
+        return path
+    bundled = bundled_configs()
+    name = path.stem if path.suffix in (".yaml", ".yml") else path.name
+    return bundled.get(name, path)
 
 
 def config_from_mapping(data: Any, source: str = "<mapping>") -> Config:

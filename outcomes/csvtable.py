@@ -56,8 +56,10 @@ def read_table(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
                         f"(required: {', '.join(required)})")
     unknown = [c for c in header if c not in (*required, *optional)]
     if unknown:
-        problems.append(f"line 1: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                        f"(allowed: {', '.join((*required, *optional))})")
+        allowed = (*required, *optional)
+        named = ", ".join(_with_suggestion(c, [a for a in allowed if a not in header]) for c in unknown)
+        problems.append(f"line 1: unknown column{'s' if len(unknown) > 1 else ''} {named} "
+                        f"(allowed: {', '.join(allowed)})")
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         problems.append(f"line 1: repeated column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)}")
@@ -71,3 +73,11 @@ def read_table(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
                             f"{len(header)} columns")
         rows.append((reader.line_num, {k: (record.get(k) or "").strip() for k in (*required, *optional)}))
     return Table(tuple(header), rows, problems, hashlib.sha256(data).hexdigest())
+
+
+def _with_suggestion(column: str, candidates: list[str]) -> str:
+    """``'subjet_id'`` → ``'subjet_id' (did you mean subject_id?)`` when a candidate is close."""
+    import difflib
+
+    close = difflib.get_close_matches(column.lower(), candidates, n=1, cutoff=0.6)
+    return f"{column!r} (did you mean {close[0]}?)" if close else repr(column)

@@ -21,14 +21,15 @@ import numpy as np
 
 from outcomes._timing import StageClock
 from outcomes.config import Config
-from outcomes.types import Landmarks, Photo
+from outcomes.types import Frame, Landmarks, Photo
+from outcomes.working_scale import to_working_scale
 
 if TYPE_CHECKING:
     from outcomes.features.jawline import JawProfiles
     from outcomes.features.laxity import LaxityValue
-    from outcomes.identity import FaceIdentity
     from outcomes.features.wrinkles import WrinkleMap
-    from outcomes.pipeline import Models
+    from outcomes.identity import FaceIdentity
+    from outcomes.runtime import Models
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class FaceAnalysis:
         The face's identity embedding (None when the models hold no identity model).
     jaw_profiles : dict[str, JawProfiles]
         L* profiles across each jaw contour, which a follow-up's are matched to.
+    frame : Frame
+        How ``photo`` (the working photo) relates to the original's pixels.
     """
 
     photo: Photo
@@ -88,6 +91,7 @@ class FaceAnalysis:
     stage_ms: dict[str, float] = field(default_factory=dict)
     identity: FaceIdentity | None = None
     jaw_profiles: dict[str, JawProfiles] = field(default_factory=dict)
+    frame: Frame = field(default_factory=Frame)
 
 
 def analyse_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> FaceAnalysis:
@@ -103,13 +107,15 @@ def analyse_face(source: str | Path | Photo, models: Models, config: Config | No
     config = config or Config()
     clock = StageClock()
     photo = source if isinstance(source, Photo) else read_photo(source, config.input)
+    require_colour(photo)
     landmarks = models.landmarker.detect(photo)
+    photo, landmarks, frame = to_working_scale(photo, landmarks)
     clock.lap("read_and_landmarks_ms")
-    return measure_face(photo, landmarks, models, config, stage_ms=clock.times)
+    return measure_face(photo, landmarks, models, config, stage_ms=clock.times, frame=frame)
 
 
 def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Config | None = None, *,
-                 stage_ms: dict[str, float] | None = None) -> FaceAnalysis:
+                 stage_ms: dict[str, float] | None = None, frame: Frame | None = None) -> FaceAnalysis:
     """Measure a located face (:func:`analyse_face` after the landmarks).
 
     It does not use the landmark models, so it can run in a thread while the
@@ -136,7 +142,7 @@ def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Con
     lap("identity_ms")
     return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, wrinkles=wrinkles,
                         laxity=laxity, config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times},
-                        identity=identity, jaw_profiles=jaw_profiles)
+                        identity=identity, jaw_profiles=jaw_profiles, frame=frame or Frame())
 
 
 def face_masks(landmarks: Landmarks, shape: tuple[int, int]) -> FaceMasks:
@@ -185,3 +191,18 @@ def restrict_wrinkles(wrinkle_map: WrinkleMap, roi: np.ndarray) -> WrinkleMap:
                          f"got {roi.dtype} {roi.shape}")
     return dataclasses.replace(wrinkle_map, response=np.where(roi, wrinkle_map.response, 0).astype(np.float32),
                                mask=wrinkle_map.mask & roi)
+
+
+def require_colour(photo: Photo) -> None:
+    """Refuse a greyscale photo: skin, skin tone and PIH are measured in colour.
+
+    Raises
+    ------
+    InputImageError
+        Code ``image_greyscale``.
+    """
+    from outcomes.errors import InputImageError
+
+    if photo.is_greyscale:
+        raise InputImageError(photo.source, "is a greyscale photo: skin tone, skin detection and the PIH check need "
+                              "colour; use the colour original", code="image_greyscale")

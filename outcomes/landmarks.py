@@ -7,6 +7,11 @@ crop. Points are mapped back to the photo's pixel frame.
 
 Models are loaded by :class:`FaceLandmarker` (explicitly, once) and released
 with :meth:`FaceLandmarker.close`; importing this module loads nothing.
+
+Thread safety: mediapipe's solution graphs take one frame at a time, so each
+landmarker serialises its calls with a lock; several threads may share one.
+mediapipe's native start-up lines (TFLite, absl) are silenced once, while the
+graphs start, never per call.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -72,6 +78,12 @@ LEFT_EYE_CONTOUR: tuple[int, ...] = (
 )
 
 
+# dlib's HOG face detector finds faces within about ±30° of upright only; an upright face
+# scores 2.5-3.3 on the London photos, the same face turned half round 0.2 or less.
+UPRIGHT_MIN_SCORE = 1.0
+ORIENTATION_CHECK_PX = 160  # side of the square the orientation check sees the face at
+
+
 @dataclass(frozen=True)
 class _Detection:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
@@ -101,6 +113,8 @@ class FaceLandmarker:
 
     def __init__(self, config: LandmarkConfig | None = None):
         self.config = config or LandmarkConfig()
+        self._lock = threading.Lock()  # one frame at a time through the graphs
+        quiet_library_warnings()
         with _quiet_native_logging():
             from mediapipe.python.solutions import face_detection, face_mesh
 
@@ -119,6 +133,7 @@ class FaceLandmarker:
             self._mesh.process(blank)
             time.sleep(0.1)
         self._template: np.ndarray | None = None  # loaded on first use
+        self._hog_detector = None  # dlib's HOG face detector, for the orientation check (made on first use)
 
     def close(self) -> None:
         self._detector.close()
@@ -168,6 +183,10 @@ class FaceLandmarker:
             self._template = frontal_template()
         points = points3d[:, :2]
         flags = ["multiple_faces"] if faces_found > 1 else []
+        turns = self.quarter_turns(photo.pixels, detection.box)
+        if turns:
+            flags.append(f"face_rotated: the face is turned {90 * turns} degrees clockwise in the photo; the face "
+                         "mesh fits upright faces only (landmarks and pose are wrong): turn the photo upright")
         inside = ((points >= 0) & (points <= [photo.width - 1, photo.height - 1])).all(axis=1)
         if inside.mean() < 0.98:
             flags.append("face_partly_out_of_frame")
@@ -260,7 +279,7 @@ class FaceLandmarker:
 
     def _detect_in(self, rgb: np.ndarray, x_off: int, y_off: int) -> list[_Detection]:
         h, w = rgb.shape[:2]
-        with _quiet_native_logging():
+        with self._lock:
             result = self._detector.process(np.ascontiguousarray(rgb))
         found = []
         for det in result.detections or ():
@@ -287,7 +306,7 @@ class FaceLandmarker:
             source = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             to_crop = np.array([[1.0, 0, m[0, 2]], [0, 1.0, m[1, 2]]])
         crop = cv2.warpAffine(source, to_crop, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        with _quiet_native_logging():
+        with self._lock:
             result = self._mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
@@ -300,6 +319,39 @@ class FaceLandmarker:
         out[:, 1] = (xyz[:, 1] - m[1, 2]) / scale
         out[:, 2] = xyz[:, 2] / scale
         return out
+
+    def quarter_turns(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> int:
+        """How many clockwise quarter turns the face in ``box`` is from upright (0 when it is
+        upright or the check cannot tell).
+
+        The face mesh is fitted as if the face were upright: on a face turned a quarter or half
+        round it places an upright mesh anyway. dlib's HOG detector finds only roughly upright
+        faces, so the turn under which it finds the face best (and clearly) is the face's.
+        """
+        import cv2
+
+        x0, y0, x1, y1 = box
+        side = 1.6 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        n = ORIENTATION_CHECK_PX
+        m = np.array([[n / side, 0, n / 2 - n / side * cx], [0, n / side, n / 2 - n / side * cy]])
+        crop = cv2.warpAffine(rgb, m, (n, n), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+        scores = []
+        for turns in range(4):
+            with self._lock:
+                _, found, _ = self._hog().run(np.ascontiguousarray(np.rot90(crop, k=turns)), 0, -1.0)
+            scores.append(max(found, default=-9.0))
+            if turns == 0 and scores[0] >= UPRIGHT_MIN_SCORE:
+                return 0
+        best = int(np.argmax(scores))
+        return best if scores[best] >= UPRIGHT_MIN_SCORE else 0
+
+    def _hog(self):  # noqa: ANN202 - dlib.fhog_object_detector
+        if self._hog_detector is None:
+            import dlib
+
+            self._hog_detector = dlib.get_frontal_face_detector()
+        return self._hog_detector
 
 
 def _suppress_overlaps(detections: list[_Detection], max_iou: float = 0.3) -> list[_Detection]:
@@ -319,15 +371,28 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def quiet_library_warnings() -> None:
+    """Ignore, process-wide, the library warnings that say nothing a user acts on.
+
+    protobuf's deprecation notice from inside mediapipe's graph runner. Installed once
+    when models load (``warnings.catch_warnings`` per call is not thread-safe).
+    """
+    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+
+
+_STDERR_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _quiet_native_logging() -> Iterator[None]:
-    """Silence mediapipe's C++ log lines and protobuf's deprecation warning.
+    """Silence mediapipe's C++ start-up lines while its graphs start (model loading only).
 
-    TFLite and absl write informational lines straight to file descriptor 2,
-    which would bury the CLI's one-line messages; they say nothing we act on.
+    TFLite and absl write informational lines straight to file descriptor 2 when a
+    graph opens its calculators, which would bury the CLI's one-line messages. The
+    descriptor is redirected only here, once per loaded landmarker, under a lock, and
+    always restored.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+    with _STDERR_LOCK:
         try:
             sys.stderr.flush()
             saved = os.dup(2)

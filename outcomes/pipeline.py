@@ -3,8 +3,8 @@
 photo → landmarks → aligned pair; baseline analysis (``outcomes.face_analysis``) +
 aligned follow-up → regions → features → assessment.
 
-Models are loaded once with :func:`load_models` and passed to every call, so a
-batch job or a web service pays for them once per process.
+Models are loaded once with :func:`outcomes.runtime.load_models` and passed to every
+call, so a batch job or a web service pays for them once per process.
 """
 
 from __future__ import annotations
@@ -19,88 +19,26 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from outcomes import __version__
-from outcomes.align import register, sampling_maps, warp_to_before
 from outcomes._timing import StageClock
+from outcomes.align import register, sampling_maps, warp_to_before
 from outcomes.config import Config
-from outcomes.face_analysis import FaceAnalysis, analyse_face, face_roi, measure_face, restrict_wrinkles
+from outcomes.face_analysis import (
+    FaceAnalysis,
+    analyse_face,
+    face_roi,
+    measure_face,
+    require_colour,
+    restrict_wrinkles,
+)
 from outcomes.io import read_photo
-from outcomes.landmarks import FaceLandmarker
 from outcomes.types import AlignedPair, Landmarks, Photo
+from outcomes.working_scale import homography_in_originals, to_working_scale
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
-    from outcomes.features.wrinkle_weights import WrinkleCNN
     from outcomes.features.wrinkles import WrinkleMap
-    from outcomes.identity import FaceIdentity, IdentityModel
-    from outcomes.scorer_file import CalibratedScorer
-
-
-@dataclass(frozen=True)
-class Models:
-    """Everything loaded once per process and passed in to the stages."""
-
-    landmarker: FaceLandmarker
-    wrinkle_cnn: WrinkleCNN | None = None
-    # A GAIS scorer calibrated to a site's ratings; None = the configured default scorer.
-    gais_scorer: CalibratedScorer | None = None
-    # Face embeddings for the same-person check; None = not checked.
-    identity: IdentityModel | None = None
-
-    def close(self) -> None:
-        self.landmarker.close()
-
-    def describe(self) -> dict[str, str]:
-        """Model name → identity, for provenance."""
-        import mediapipe
-
-        out = {"mediapipe-face-detector-full-range+face-mesh-478": f"mediapipe=={mediapipe.__version__}"}
-        if self.wrinkle_cnn is not None:
-            out.update(self.wrinkle_cnn.describe())
-        if self.gais_scorer is not None:
-            out.update(self.gais_scorer.describe())
-        if self.identity is not None:
-            out.update(self.identity.describe())
-        return out
-
-
-def load_models(config: Config | None = None, scorer: str | Path | None = None) -> Models:
-    """Load the face detector and mesh, the wrinkle CNN unless the detector is classical,
-    the face-identity model unless ``identity.check`` is off, and a calibrated GAIS
-    scorer if one is given.
-
-    Raises
-    ------
-    ModelError
-        Missing or corrupt CNN weights (never replaced by untrained ones); a
-        scorer file that is invalid or was calibrated on another wrinkle detector.
-    """
-    from outcomes.features.wrinkle_fusion import load_configured_cnn
-
-    config = config or Config()
-    # Files first: a bad weights or scorer file fails before mediapipe starts.
-    gais_scorer = None if scorer is None else load_configured_scorer(scorer, config)
-    cnn = load_configured_cnn(config.wrinkles)
-    identity = None
-    if config.identity.check:
-        from outcomes.identity import load_identity_model
-
-        identity = load_identity_model()
-    return Models(landmarker=FaceLandmarker(config.landmarks), wrinkle_cnn=cnn, gais_scorer=gais_scorer,
-                  identity=identity)
-
-
-def load_configured_scorer(path: str | Path, config: Config) -> CalibratedScorer:
-    """Load a calibrated scorer and check it fits this configuration's features."""
-    from outcomes.errors import ModelError
-    from outcomes.scorer_file import load_scorer
-
-    scorer = load_scorer(path)
-    if scorer.wrinkle_detector != config.wrinkles.detector:
-        raise ModelError(
-            f"{path}: this GAIS scorer was calibrated on wrinkle features from the "
-            f"{scorer.wrinkle_detector!r} detector, but the configuration uses {config.wrinkles.detector!r}; "
-            "use the same wrinkles.detector or recalibrate")
-    return scorer
+    from outcomes.identity import FaceIdentity
+    from outcomes.runtime import Models
 
 
 def locate_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> tuple[Photo, Landmarks]:
@@ -123,13 +61,18 @@ def align_photos(
     config = config or Config()
     start = time.perf_counter()
     before_photo, before_lm = locate_face(before, models, config)
+    before_photo, before_lm, before_frame = to_working_scale(before_photo, before_lm)
     after_photo, after_lm = locate_face(after, models, config)
-    return _align_onto(before_photo, before_lm, after_photo, after_lm, config, (time.perf_counter() - start) * 1e3)
+    after_photo, after_lm, after_frame = to_working_scale(after_photo, after_lm)
+    pair = _align_onto(before_photo, before_lm, after_photo, after_lm, config, (time.perf_counter() - start) * 1e3)
+    return dataclasses.replace(pair, before_frame=before_frame, after_frame=after_frame)
 
 
 def _align_onto(before_photo: Photo, before_lm: Landmarks, after_photo: Photo, after_lm: Landmarks, config: Config,
                 locate_ms: float) -> AlignedPair:
-    """Align a located AFTER onto a located BEFORE (``locate_ms``: what locating them took)."""
+    """Align a located AFTER onto a located BEFORE (``locate_ms``: what locating them took).
+
+    Both at their working scale: the pair is in BEFORE's working frame."""
     times: dict[str, float] = {"read_and_landmarks_ms": locate_ms}
     registration = register(before_photo.pixels, before_lm, after_photo.pixels, after_lm, config.alignment)
     start = time.perf_counter()
@@ -177,12 +120,14 @@ def locate_patient(photo: Photo, models: Models, reference: Callable[[], FaceIde
 def alignment_to_dict(pair: AlignedPair, config: Config) -> dict:
     """The contract's JSON for ``outcomes align`` (plus provenance and timings)."""
     reg = pair.registration
+    to_original_px = 1.0 / pair.before_frame.mean_scale
     return {
         "schema_version": "1",
-        "after_to_before": np.round(reg.after_to_before, 10).tolist(),
-        "residual_px": round(reg.residual_px, 4),
+        "after_to_before": np.round(homography_in_originals(reg.after_to_before, pair.before_frame,
+                                                            pair.after_frame), 10).tolist(),
+        "residual_px": round(reg.residual_px * to_original_px, 4),
         "residual_rel_ipd": round(reg.residual_rel_ipd, 6),
-        "local_max_px": round(reg.local_max_px, 3),
+        "local_max_px": round(reg.local_max_px * to_original_px, 3),
         "pose_change_deg": {k: round(v, 2) for k, v in reg.pose_change.as_dict().items()},
         "ok": reg.ok,
         "qc_flags": list(reg.qc_flags),
@@ -235,7 +180,11 @@ def assess_pair(
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
     from outcomes.comparability import check_comparability, pih_not_assessable
     from outcomes.features.laxity import (
-        DEEPENED_FOLD_PERCENT, NOT_ASSESSABLE, fold_bands, fold_features, jawline_follow_up,
+        DEEPENED_FOLD_PERCENT,
+        NOT_ASSESSABLE,
+        fold_bands,
+        fold_features,
+        jawline_follow_up,
     )
     from outcomes.features.pigment import check_pih
     from outcomes.features.wrinkle_regions import region_wrinkle_features
@@ -254,25 +203,31 @@ def assess_pair(
             raise ValueError(f"the baseline {before.photo.source} was analysed with another configuration "
                              f"(sha256 {before.config_sha256[:12]}…, this one {config.sha256()[:12]}…)")
         base = before
+        require_colour(after_photo)
         refuse_same_photo(base.photo, after_photo)
         start = time.perf_counter()
         after_lm, after_identity = locate_patient(after_photo, models, lambda: base.identity)
+        after_photo, after_lm, after_frame = to_working_scale(after_photo, after_lm)
         pair = _align_onto(base.photo, base.landmarks, after_photo, after_lm, config,
                            (time.perf_counter() - start) * 1e3)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         photo = before if isinstance(before, Photo) else read_photo(before, config.input)
+        require_colour(photo)
+        require_colour(after_photo)
         refuse_same_photo(photo, after_photo)
         photo, landmarks = locate_face(photo, models, config)
+        photo, landmarks, before_frame = to_working_scale(photo, landmarks)
         lap("baseline.read_and_landmarks_ms")
         # The baseline is measured while AFTER is located and aligned: both mostly run
         # single-threaded code (OpenCV, PyTorch and numpy release the GIL), so on two or
         # more cores the pair takes about the longer of the two, not their sum.
         with ThreadPoolExecutor(1, thread_name_prefix="baseline") as pool:
-            measuring = pool.submit(measure_face, photo, landmarks, models, config)
+            measuring = pool.submit(measure_face, photo, landmarks, models, config, frame=before_frame)
             start = time.perf_counter()
             after_lm, after_identity = locate_patient(after_photo, models, lambda: measuring.result().identity)
+            after_photo, after_lm, after_frame = to_working_scale(after_photo, after_lm)
             pair = _align_onto(photo, landmarks, after_photo, after_lm, config, (time.perf_counter() - start) * 1e3)
             base = measuring.result()
         times.update({f"baseline.{k}": v for k, v in base.stage_ms.items()})
@@ -387,7 +342,7 @@ def assess_pair(
         qc_flags=tuple(flags), provenance={**provenance(config, pair.before, pair.after), "models": models.describe()},
         stage_ms=times, wrinkle_mask_before=map_b.mask, wrinkle_mask_after=map_a.mask,
         region_masks=regions.masks, not_assessable=dict(NOT_ASSESSABLE), comparability=comparable,
-        pih_not_assessable=pih_skipped, relative_blur_px=blur_px,
+        pih_not_assessable=pih_skipped, relative_blur_px=blur_px, frames=(base.frame, after_frame),
     )
 
 

@@ -28,8 +28,14 @@ from typing import Any
 
 from outcomes.config import WrinkleConfig
 from outcomes.errors import ModelError
-from outcomes.scoring import CALIBRATION_FEATURES, GRADE_LABELS, GaisEstimate, ScorerParams, ScoringFeatures, \
-    move_to_worse
+from outcomes.scoring import (
+    CALIBRATION_FEATURES,
+    GRADE_LABELS,
+    GaisEstimate,
+    ScorerParams,
+    ScoringFeatures,
+    move_to_worse,
+)
 
 SCORER_FORMAT = "outcomes-gais-scorer"
 SCORER_FORMAT_VERSION = 1

@@ -57,6 +57,13 @@ class Photo:
         return int(self.pixels.shape[1])
 
     @property
+    def is_greyscale(self) -> bool:
+        """True when every pixel has R = G = B (within 2 levels): no colour to measure."""
+        step = max(1, int(np.sqrt(self.pixels.shape[0] * self.pixels.shape[1] / 250_000)))
+        sample = self.pixels[::step, ::step].astype(np.int16)
+        return bool(np.abs(sample[..., 0] - sample[..., 1]).max() <= 2 and np.abs(sample[..., 1] - sample[..., 2]).max() <= 2)
+
+    @property
     def height(self) -> int:
         return int(self.pixels.shape[0])
 
@@ -160,6 +167,40 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """How a working photo's pixels relate to the original's, per axis:
+    ``working = scale * (original - origin)`` (pixel centres).
+
+    Attributes
+    ----------
+    scale : tuple of float
+        Working pixels per original pixel along x and y (≤ 1).
+    origin : tuple of float
+        The original position that maps to working position 0, px.
+    """
+
+    scale: tuple[float, float] = (1.0, 1.0)
+    origin: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.scale == (1.0, 1.0) and self.origin == (0.0, 0.0)
+
+    @property
+    def mean_scale(self) -> float:
+        return float(np.sqrt(self.scale[0] * self.scale[1]))
+
+    def to_original(self) -> np.ndarray:
+        """3×3 matrix mapping a working pixel position to the original photo's."""
+        (sx, sy), (ox, oy) = self.scale, self.origin
+        return np.array([[1.0 / sx, 0.0, ox], [0.0, 1.0 / sy, oy], [0.0, 0.0, 1.0]])
+
+    def to_working(self) -> np.ndarray:
+        """3×3 matrix mapping an original pixel position to the working photo's."""
+        return np.linalg.inv(self.to_original())
+
+
+@dataclass(frozen=True)
 class AlignedPair:
     """A baseline photo and a follow-up photo resampled into the baseline's frame.
 
@@ -187,3 +228,6 @@ class AlignedPair:
     after_landmarks: Landmarks
     registration: Registration
     sampling_maps: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # How each working photo relates to its file's pixels (outcomes.working_scale).
+    before_frame: Frame = field(default_factory=lambda: Frame())
+    after_frame: Frame = field(default_factory=lambda: Frame())

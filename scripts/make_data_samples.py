@@ -1,11 +1,13 @@
-"""Regenerate ``data_samples/``: simulated before/after pairs of scikit-image's astronaut.
+"""Regenerate ``data_samples/``: simulated before/after pairs of Grace Hopper's portrait.
 
-The astronaut photo (Eileen Collins, NASA, public domain) ships inside
-scikit-image, so the samples need nothing outside this repository. Her head
-is cropped and upscaled ×5 to 1050×1050 (inter-pupil distance ≈ 215 px, as
-in a clinical portrait) so that rendered wrinkles are a few pixels wide.
-Landmarks from our own detector only place the simulated changes; the
-simulator's ground truth is written beside each pair.
+The portrait (Rear Admiral Grace M. Hopper, 1984, by James S. Davis, U.S. Navy; public
+domain as a work of the U.S. federal government) ships inside matplotlib as
+``sample_data/grace_hopper.jpg``, so the samples need nothing outside the installed
+packages. It is frontal, with a neutral expression and real wrinkles. Her head is
+cropped and upscaled ×2.3 to 1050×1050 (inter-pupil distance ≈ 195 px, as in a clinical
+portrait) so that rendered wrinkles are a few pixels wide. Landmarks from our own
+detector only place the simulated changes; the simulator's ground truth is written
+beside each pair.
 
     python scripts/make_data_samples.py
 """
@@ -17,13 +19,14 @@ import json
 from pathlib import Path
 
 import cv2
-from skimage import data
+import matplotlib
 
 from outcomes.io import photo_from_array
 from outcomes.landmarks import FaceLandmarker
 from outcomes.simulate import TreatmentSpec, simulate_pair
 
 OUT = Path(__file__).resolve().parents[1] / "data_samples"
+SMOOTHING_PASSES = 3
 
 # subject → what the follow-up shows
 SPECS = {
@@ -35,10 +38,15 @@ SPECS = {
 
 
 def main() -> None:
-    head = data.astronaut()[20:230, 120:330]
+    portrait = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    head = cv2.cvtColor(portrait, cv2.COLOR_BGR2RGB)[6:460, 35:489]
     face = cv2.resize(head, (1050, 1050), interpolation=cv2.INTER_CUBIC)
+    # Her own deep lines would outweigh the rendered ones whose change the truth files
+    # record: an edge-preserving smoothing (as a portrait retoucher's) softens them first.
+    for _ in range(SMOOTHING_PASSES):
+        face = cv2.bilateralFilter(face, d=15, sigmaColor=40, sigmaSpace=9)
     with FaceLandmarker() as landmarker:
-        anchors = landmarker.detect(photo_from_array(face, "astronaut")).anchors
+        anchors = landmarker.detect(photo_from_array(face, "grace_hopper")).anchors
     OUT.mkdir(exist_ok=True)
     rows = []
     for subject, spec in SPECS.items():

@@ -1,6 +1,6 @@
 """Store the shipped wrinkle CNN's output (float32 and int8) on a fixed input, for tests/unit/test_wrinkle_cnn_golden.py.
 
-Run after retraining and updating wrinkles.cnn_sha256; commit the .npz with the weights.
+Run after retraining and updating wrinkles.cnn_sha256 and cnn_int8_sha256; commit the .npz with the models.
 
     python scripts/make_wrinkle_cnn_golden.py
 """
@@ -25,12 +25,13 @@ def main() -> None:
     out = {}
     for precision in ("float32", "int8"):
         cnn = shipped_cnn(precision)
+        out[f"sha256_{precision}"] = np.array(cnn.sha256)
         out[f"probability_{precision}"] = wrinkle_probability(cnn, rgb, ipd).astype(np.float32)
         prob = out[f"probability_{precision}"]
         print(f"{precision}: {prob.shape}, mean {prob.mean():.4f}, max {prob.max():.4f}, "
               f"{int((prob >= 0.5).sum())} px >= 0.5")
-    np.savez_compressed(GOLDEN, sha256=np.array(cnn.sha256), **out)
-    print(f"{GOLDEN}: model {cnn.sha256}")
+    np.savez_compressed(GOLDEN, **out)
+    print(f"{GOLDEN}: models {out['sha256_float32']} (float32), {out['sha256_int8']} (int8)")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def models():
-    from outcomes.pipeline import load_models
+    from outcomes.runtime import load_models
 
     loaded = load_models()
     yield loaded

@@ -3,7 +3,7 @@
 Both load the models once per worker and run :func:`outcomes.batch.jobs.assess_group`
 on the follow-ups of one baseline at a time (its analysis is shared), yielding
 outcomes for the caller to record: the local pool as each pair finishes, Ray
-as each group does. Workers get ``threads`` CPU threads each (OpenCV, PyTorch,
+as each group does. Workers get ``threads`` CPU threads each (OpenCV, onnxruntime,
 BLAS), so that N workers on N cores do not oversubscribe the machine.
 
 Ray is optional (``pip install outcomes[distributed]``). On a multi-node
@@ -27,131 +27,48 @@ if TYPE_CHECKING:
 
 EXECUTORS = ("local", "ray")
 
-# The models and result queue of a local pool worker: set once by _start_worker in
-# that worker process (never at import), used by every task the worker runs.
-_worker_state: tuple | None = None
-
-# How long the pool may go without a result once every group has returned (their
-# results are still in the queue's pipe) before the job gives up on the rest.
-_DRAIN_SECONDS = 60.0
-
 
 def default_threads(workers: int) -> int:
     """CPU threads per worker: the machine's cores shared out, at least one."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def _limit_threads(threads: int) -> None:
-    import sys
-
-    import cv2
-    from threadpoolctl import threadpool_limits
-
-    cv2.setNumThreads(threads)
-    threadpool_limits(threads)
-    if "torch" in sys.modules:  # loaded only with the CNN; importing it here would cost a classical worker ~0.2 GB
-        sys.modules["torch"].set_num_threads(threads)
-
-
-def _load(config: Config, scorer: CalibratedScorer | None, threads: int):  # noqa: ANN202 - Models
-    import dataclasses
-
-    from outcomes.pipeline import load_models
-
-    models = load_models(config)
-    _limit_threads(threads)  # after loading, so that torch is limited when the CNN brought it in
-    return dataclasses.replace(models, gais_scorer=scorer) if scorer is not None else models
-
-
-def _start_worker(config: Config, scorer: CalibratedScorer | None, threads: int, results) -> None:  # noqa: ANN001
-    global _worker_state  # noqa: PLW0603 - per-process model cache of a pool worker
-    _exit_with_parent()
-    _worker_state = (_load(config, scorer, threads), config, results)
-
-
-def _exit_with_parent(poll_seconds: float = 1.0) -> None:
-    """End this worker when the job process dies (even by kill -9), instead of idling as an orphan.
-
-    A killed parent never closes the pool's queues, so an orphaned worker
-    would wait on them for ever, holding its models' memory.
-    """
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_seconds)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def _run_group_in_worker(tasks: list[PairTask]) -> int:
-    """Assess one baseline's pairs, sending each outcome to the parent as soon as it is made."""
+def _assess_group_job(models, config: Config, tasks: list[PairTask]) -> Iterator[PairOutcome]:  # noqa: ANN001
+    """A pool job: one baseline's pairs (module level, so that workers find it by name)."""
     from outcomes.batch.jobs import assess_group
 
-    if _worker_state is None:
-        raise RuntimeError("pool worker used before its models were loaded")
-    models, config, results = _worker_state
-    n = 0
-    for outcome in assess_group(tasks, models, config):
-        results.put(outcome)
-        n += 1
-    return n
+    return assess_group(tasks, models, config)
 
 
 def run_local(tasks: Sequence[PairTask], config: Config, scorer: CalibratedScorer | None, workers: int,
               threads: int) -> Iterator[PairOutcome]:
-    """Assess ``tasks`` in a pool of ``workers`` processes (spawned: no state shared with the caller).
+    """Assess ``tasks`` in a :class:`~outcomes.workers.WorkerPool` of ``workers`` processes.
 
     Each worker takes a baseline's pairs at a time and sends every pair's outcome
     back as it finishes, so an interruption loses at most the pair in progress.
+    Leaving the iteration early (Ctrl-C, an error) stops the workers at once.
     """
-    import multiprocessing
-    import queue
-    import time
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from outcomes.workers import JobFailed, WorkerPool
 
     if not tasks:
         return
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
-                               initargs=(config, scorer, threads, results))
-    try:
-        futures = [pool.submit(_run_group_in_worker, group) for group in group_by_baseline(tasks)]
-        received, idle_since = 0, None
-        while received < len(tasks):
-            try:
-                outcome = results.get(timeout=0.5)
-            except queue.Empty:
-                failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-                if failed is not None:
-                    raise failed.exception()
-                if all(f.done() for f in futures):
-                    idle_since = idle_since or time.monotonic()
-                    if time.monotonic() - idle_since > _DRAIN_SECONDS:
-                        raise BatchError(f"the workers finished but {len(tasks) - received} pair(s) never came "
-                                         "back; run again with --resume")
-                continue
-            received += 1
-            yield outcome
-    except BrokenProcessPool as exc:
-        raise BatchError(f"a worker process died ({exc}); every finished pair is kept: run again with --resume "
-                         "(use fewer --workers if memory ran out)") from exc
-    finally:
-        # Do not wait for queued pairs when stopped early (Ctrl-C, an error): they are redone on --resume.
-        pool.shutdown(wait=False, cancel_futures=True)
+    with WorkerPool(_assess_group_job, config, scorer, workers, threads) as pool:
+        for group in group_by_baseline(tasks):
+            pool.submit(group)
+        for _, value in pool.results():
+            if isinstance(value, JobFailed):
+                raise BatchError(f"a worker failed: {value.error}; every finished pair is kept: run again with "
+                                 "--resume")
+            yield value
 
 
 class _RayAssessor:
     """A Ray actor holding one set of models."""
 
     def __init__(self, config: Config, scorer: CalibratedScorer | None, threads: int):
-        self.models = _load(config, scorer, threads)
+        from outcomes.workers import load_worker_models
+
+        self.models = load_worker_models(config, scorer, threads)
         self.config = config
 
     def assess_group(self, tasks: list[PairTask]) -> list[PairOutcome]:

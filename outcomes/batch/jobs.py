@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from outcomes.config import Config
     from outcomes.face_analysis import FaceAnalysis
     from outcomes.manifest import PlannedPair
-    from outcomes.pipeline import Models
+    from outcomes.runtime import Models
 
 THUMBNAIL_HEIGHT = 256  # px per photo; the thumbnail is baseline | aligned follow-up
 

@@ -23,7 +23,7 @@ from outcomes.scoring import GRADE_LABELS
 GRADE_COLOURS = {1: "#12804a", 2: "#3f9e5a", 3: "#8cc08f", 4: "#9aa3ae", 5: "#c0352b"}
 EXTRA_CSS = """
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid var(--line);
-padding:4px 8px;text-align:left;vertical-align:top}th{background:var(--bg)}td.n{text-align:right;
+padding:4px 8px;text-align:left;vertical-align:top}th{background:var(--bg)}td.n,th.n{text-align:right;
 font-variant-numeric:tabular-nums}.small{color:var(--warn)}.warn{background:var(--warnbg);border-radius:10px;
 padding:10px 16px;margin:14px 0}.warn ul{margin:4px 0 0 18px;padding:0}img.plot{max-width:100%}
 img.thumb{height:64px}.err{color:var(--bad)}
@@ -100,8 +100,8 @@ def _rate_table(title: str, table: dict[str, Proportion]) -> str:
         f"<tr{' class=small' if p.too_small else ''}><td>{esc(name)}</td><td class=n>{p.count}</td>"
         f"<td class=n>{p.n}</td><td class=n>{pct(p.rate)}</td><td class=n>{pct(p.ci_low)} – {pct(p.ci_high)}</td>"
         f"<td>{'too few to conclude' if p.too_small else ''}</td></tr>" for name, p in table.items())
-    return (f"<h3>{esc(title)}</h3><table><tr><th></th><th>count</th><th>n</th><th>rate</th>"
-            f"<th>Wilson 95 % CI</th><th></th></tr>{rows}</table>")
+    return (f"<h3>{esc(title)}</h3><table><tr><th></th><th class=n>count</th><th class=n>n</th><th class=n>rate</th>"
+            f"<th class=n>Wilson 95 % CI</th><th></th></tr>{rows}</table>")
 
 
 def _warnings(summary: TrialSummary) -> str:
@@ -143,7 +143,7 @@ def _pairs_table(records: Sequence[dict]) -> str:
             f"<td>{'' if row['qc_usable'] is None else 'yes' if row['qc_usable'] else 'no'}</td>"
             f"<td><a href=\"pairs/{esc(stem)}.json\">JSON</a></td><td>{thumb}</td></tr>")
     return ("<section><h2>Pairs</h2><table><tr><th>subject</th><th>visit</th><th>view</th><th>GAIS estimate</th>"
-            "<th>improvement</th><th>PIH</th><th>Fitzpatrick</th><th>usable</th><th></th><th>baseline | aligned "
+            "<th class=n>improvement</th><th>PIH</th><th>Fitzpatrick</th><th>usable</th><th></th><th>baseline | aligned "
             f"follow-up</th></tr>{''.join(rows)}</table></section>")
 
 
@@ -187,11 +187,11 @@ Automatic estimates, not investigator ratings.</div>
 {_rate_table("By Fitzpatrick group", summary.pih_by_group)}
 {_rate_table("By visit", summary.pih_by_visit)}</section>
 <section><h2>GAIS estimate by visit</h2>{_gais_plot(summary)}
-<table><tr><th>visit</th>{''.join(f'<th>{g} {esc(GRADE_LABELS[g])}</th>' for g in range(1, 6))}</tr>{gais_rows}
+<table><tr><th>visit</th>{''.join(f'<th class=n>{g} {esc(GRADE_LABELS[g])}</th>' for g in range(1, 6))}</tr>{gais_rows}
 </table></section>
 <section><h2>Wrinkle change per subject (Wilcoxon signed-rank)</h2>{_change_plot(results, summary)}
-<table><tr><th>visit</th><th>n</th><th>median before</th><th>median after</th><th>median change</th>
-<th>W</th><th>p (two-sided)</th></tr>{change_rows}</table></section>
+<table><tr><th>visit</th><th class=n>n</th><th class=n>median before</th><th class=n>median after</th>
+<th class=n>median change</th><th class=n>W</th><th class=n>p (two-sided)</th></tr>{change_rows}</table></section>
 {_problems(records)}
 {_pairs_table(records)}
 </main></body></html>

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from outcomes.batch.executors import EXECUTORS, default_threads, run_local, run_ray
@@ -108,7 +108,7 @@ def run_batch(
         ``out_dir`` holds another job (without ``resume``), or a worker died.
     """
     from outcomes.manifest import read_manifest
-    from outcomes.pipeline import load_configured_scorer
+    from outcomes.runtime import load_configured_scorer
 
     if executor not in EXECUTORS:
         raise BatchError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -153,9 +153,10 @@ def run_batch(
                 if on_outcome is not None:
                     on_outcome(outcome)
         except KeyboardInterrupt:
+            _ignore_further_interrupts()  # a second Ctrl-C must not cut the clean-up short
             LOG.warning("interrupted: %d of %d pairs finished and kept; run again with --resume", len(records),
                         len(tasks))
-            raise
+            raise BatchInterrupted(len(records), len(tasks)) from None
         finally:
             if bar is not None:
                 bar.close()
@@ -175,6 +176,22 @@ def run_batch(
     finally:
         LOG.removeHandler(handler)
         handler.close()
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """The job was interrupted (Ctrl-C, SIGTERM); ``finished`` of ``total`` pairs are kept for ``--resume``."""
+
+    def __init__(self, finished: int, total: int) -> None:
+        super().__init__(f"{finished} of {total} pairs finished")
+        self.finished, self.total = finished, total
+
+
+def _ignore_further_interrupts() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def write_outputs(records: list[dict], store: ResultStore, manifest_path: Path, identity: dict) -> tuple[dict, dict]:
@@ -197,7 +214,7 @@ def write_outputs(records: list[dict], store: ResultStore, manifest_path: Path, 
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _attach_log(path: Path) -> logging.Handler:

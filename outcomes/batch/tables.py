@@ -136,8 +136,15 @@ def write_tables(records: Sequence[dict], out_dir: str | Path) -> dict[str, Path
 
 
 def _parquet(frame) -> bytes:  # noqa: ANN001 - pandas.DataFrame
-    import io
+    """The frame as Parquet bytes, written by fastparquet (pyarrow is ten times its size).
 
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, engine="pyarrow", index=False)
-    return buffer.getvalue()
+    Read back with ``pandas.read_parquet`` (pyarrow or fastparquet) or any Parquet reader.
+    """
+    import tempfile
+
+    import fastparquet
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "table.parquet"
+        fastparquet.write(str(path), frame, write_index=False)
+        return path.read_bytes()

@@ -115,7 +115,7 @@ class AssessmentCache:
 
 
 def assess_rated_pairs(
-    ratings: Ratings, models, config: Config | None = None,  # noqa: ANN001 - outcomes.pipeline.Models
+    ratings: Ratings, models, config: Config | None = None,  # noqa: ANN001 - outcomes.runtime.Models
     cache: AssessmentCache | None = None, progress: Callable[[int, int, bool], None] | None = None,
 ) -> list[RatedPair]:
     """Assess every distinct rated pair (cached ones are read back, not recomputed).
@@ -125,7 +125,7 @@ def assess_rated_pairs(
     ratings : Ratings
         From :func:`outcomes.ratings.read_ratings`.
     models : Models
-        From :func:`outcomes.pipeline.load_models`, without a calibrated scorer
+        From :func:`outcomes.runtime.load_models`, without a calibrated scorer
         (the features and the default grade must not depend on one).
     config : Config, optional
     cache : AssessmentCache, optional

@@ -263,8 +263,6 @@ def cross_validate_scorer(
         Fewer than three subjects with usable pairs, or a fold whose training
         subjects cannot support a fit.
     """
-    from sklearn.model_selection import GroupKFold
-
     usable = [p for p in pairs if p.usable]
     subjects = sorted({p.subject_id for p in usable})
     if len(subjects) < MIN_SUBJECTS:
@@ -273,10 +271,9 @@ def cross_validate_scorer(
     k = min(folds, len(subjects))
     if k < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
-    splitter = GroupKFold(n_splits=k, shuffle=True, random_state=seed)
     groups = [p.subject_id for p in usable]
     predictions: dict = {}
-    for fold, (train, test) in enumerate(splitter.split(np.zeros(len(usable)), groups=groups), start=1):
+    for fold, (train, test) in enumerate(subject_folds(groups, k, seed), start=1):
         try:
             scorer = fit_scorer([usable[i] for i in train], name=f"fold {fold}", features=features, config=config)
         except CalibrationError as exc:
@@ -309,3 +306,21 @@ def choose_scorer(pairs: Sequence[RatedPair], cv: CrossValidation, name: str,
         return default_as_calibrated(config.gais, f"{name} (default kept)", config.wrinkles.detector,
                                      config.sha256()), True
     return fit_scorer(pairs, name=name, features=features, config=config), False
+
+
+def subject_folds(groups: list[str], folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` index arrays of ``folds`` folds that never split a subject.
+
+    The sorted subjects are shuffled with ``numpy.random.RandomState(seed)`` and cut into
+    ``folds`` runs of near-equal count: the folds of scikit-learn's
+    ``GroupKFold(n_splits=folds, shuffle=True, random_state=seed)``.
+    """
+    labels = np.asarray(groups)
+    if folds < 2 or folds > len(np.unique(labels)):
+        raise ValueError(f"folds must be between 2 and the number of subjects ({len(np.unique(labels))}), got {folds}")
+    shuffled = np.random.RandomState(seed).permutation(np.unique(labels))
+    out = []
+    for test_subjects in np.array_split(shuffled, folds):
+        test = np.isin(labels, test_subjects)
+        out.append((np.flatnonzero(~test), np.flatnonzero(test)))
+    return out

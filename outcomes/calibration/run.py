@@ -11,8 +11,15 @@ from pathlib import Path
 
 from outcomes.agreement import RaterAgreement, rater_agreement
 from outcomes.calibration.assessed import AssessmentCache, RatedPair, assess_rated_pairs
-from outcomes.calibration.fit import DEFAULT_MARGIN, CrossValidation, ScorerAgreement, choose_scorer, \
-    cross_validate_scorer, fittable, score_agreement
+from outcomes.calibration.fit import (
+    DEFAULT_MARGIN,
+    CrossValidation,
+    ScorerAgreement,
+    choose_scorer,
+    cross_validate_scorer,
+    fittable,
+    score_agreement,
+)
 from outcomes.config import Config
 from outcomes.ratings import Ratings, read_ratings
 from outcomes.scorer_file import CalibratedScorer, save_scorer
@@ -64,7 +71,7 @@ def calibrate(
     ------
     RatingsError, CalibrationError, ModelError
     """
-    from outcomes.pipeline import load_models
+    from outcomes.runtime import load_models
 
     config = config or Config()
     ratings = ratings if isinstance(ratings, Ratings) else read_ratings(ratings)
@@ -123,7 +130,7 @@ def _training_summary(ratings: Ratings, pairs: Sequence[RatedPair], cv: CrossVal
 
     fitted = fittable(pairs)
     return {
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "package_version": __version__,
         "library": f"statsmodels {statsmodels.__version__} OrderedModel (logit)",
         "ratings_file": ratings.path.name,

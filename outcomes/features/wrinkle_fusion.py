@@ -11,43 +11,17 @@ hysteresis and component filters. ``benchmarks/wrinkle_cnn.py`` measures all thr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from outcomes.config import WrinkleConfig
 from outcomes.errors import ModelError
+from outcomes.features.wrinkle_cnn import wrinkle_probability
+from outcomes.features.wrinkle_model import WrinkleCNN
 from outcomes.features.wrinkles import WrinkleMap, detect_wrinkles, response_params, wrinkle_response
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
-
-def resolve_weights(path: str | Path,
-                    setting: str = "wrinkles.cnn_weights; set wrinkles.detector: classical to run without the CNN") -> Path:
-    """A configured weights path: absolute as given; relative, in the project folder, then the working folder.
-
-    ``setting`` names where the path came from, for the error when it is not found.
-    """
-    path = Path(path)
-    if path.is_absolute():
-        return path
-    for base in (PROJECT_DIR, Path.cwd()):
-        if (base / path).is_file():
-            return base / path
-    raise ModelError(f"{path}: wrinkle CNN weights not found in {PROJECT_DIR} or {Path.cwd()} ({setting})")
-
-
-def load_configured_cnn(config: WrinkleConfig):  # noqa: ANN201 - WrinkleCNN | None, torch imported lazily
-    """The configured wrinkle CNN, or None when the detector is classical."""
-    if config.detector == "classical":
-        return None
-    from outcomes.features.wrinkle_weights import load_wrinkle_cnn
-
-    return load_wrinkle_cnn(resolve_weights(config.cnn_weights), config.cnn_sha256, config.device,
-                            config.cnn_precision)
-
-
-def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn, config: WrinkleConfig) -> WrinkleMap:  # noqa: ANN001
+def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn: WrinkleCNN | None,
+                  config: WrinkleConfig) -> WrinkleMap:
     """Wrinkle map of one photo with the configured detector.
 
     Parameters
@@ -71,8 +45,6 @@ def find_wrinkles(rgb: np.ndarray, ipd_px: float, roi: np.ndarray, cnn, config: 
         return detect_wrinkles(rgb, ipd_px, roi)
     if cnn is None:
         raise ModelError(f"wrinkles.detector is {config.detector!r} but no wrinkle CNN was loaded")
-    from outcomes.features.wrinkle_cnn import wrinkle_probability
-
     prob = wrinkle_probability(cnn, rgb, ipd_px, roi, mirror_average=config.cnn_mirror_average)
     params = {"threshold": config.threshold, "model_sha256": cnn.sha256, "mirror_average": config.cnn_mirror_average}
     if config.detector == "cnn":

@@ -20,7 +20,13 @@ from .scenario import SimulatedPair, TreatmentSpec, simulate_pair, write_pair
 from .templates import london_anchors, read_tem
 from .trial import RaterPanel, TrialSubject, rate_trial, simulate_trial, true_grade
 from .wrinkles import (
-    REGIONS, VISIBLE_TEXTURE_SDS, Wrinkle, render_wrinkles, sample_wrinkles, visible_wrinkles, wrinkle_darkening,
+    REGIONS,
+    VISIBLE_TEXTURE_SDS,
+    Wrinkle,
+    render_wrinkles,
+    sample_wrinkles,
+    visible_wrinkles,
+    wrinkle_darkening,
 )
 
 __all__ = [

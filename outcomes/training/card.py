@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 
-from outcomes.features.wrinkle_cnn import CONTEXT_REL_IPD, WORK_IPD, WrinkleUNet
-from outcomes.features.wrinkle_weights import WEIGHTS_FORMAT
+from outcomes.features.wrinkle_cnn import CONTEXT_REL_IPD, WORK_IPD
+from outcomes.training.unet import WrinkleUNet
+from outcomes.training.weights import WEIGHTS_FORMAT
 
 INTENDED_USE = (
     "Segmenting facial wrinkles (creases, fine lines) on frontal, evenly lit face photos for before/after "
@@ -28,20 +29,10 @@ LIMITATIONS = (
 )
 
 
-def int8_section(int8: dict | None) -> dict:
-    if int8 is None:
-        return {"available": False}
-    return {"available": True,
-            "scheme": "static quantization, PyTorch x86 engine: weights int8 per output channel, activations 7-bit "
-                      "per tensor with scales stored in the weights metadata (int8_qparams); bilinear upsampling "
-                      "and the 1x1 head in float32; used on CPU when wrinkles.cnn_precision is auto or int8",
-            **int8}
-
-
 def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: str, config: dict, config_sha256: str,
                      data_dir: Path, samples: list, fingerprint: str, metrics: dict, history: list, best_epoch: int,
-                     seconds: float, device: str, int8: dict | None = None, selection: dict | None = None) -> dict:
-    """Write the card and return it as a dict (``int8``: from :func:`~outcomes.training.int8.int8_export`;
+                     seconds: float, device: str, onnx: dict | None = None, selection: dict | None = None) -> dict:
+    """Write the card and return it as a dict (``onnx``: from :func:`~outcomes.training.export.export_for_inference`;
     ``selection``: which weights were exported and why, with the starting weights and the average when used)."""
     subjects = {split: sorted({s.subject for s in samples if s.split == split}) for split in ("train", "val", "test")}
     licence = data_dir / "LICENSE.txt"
@@ -92,7 +83,7 @@ def write_model_card(path: Path, *, model: WrinkleUNet, weights: Path, sha256: s
             "albumentations": aug_version,
         },
         "metrics": metrics,
-        "int8": int8_section(int8),
+        "onnx": onnx,
         "history": history,
         "intended_use": INTENDED_USE,
         "limitations": list(LIMITATIONS),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from outcomes.config import _require, load_yaml_dataclass, without_earlier_values
-from outcomes.features.wrinkle_cnn import DEFAULT_WIDTHS
+from outcomes.training.unet import DEFAULT_WIDTHS
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,13 @@ class TrainWrinklesConfig:
     darker_skin_probability: float = 0.0
     # Draw images with weight 1/sqrt(size of their index.csv ``group``): smaller groups more often.
     balance_groups: bool = False
-    # Validation images the exported int8 activation scales are taken from (CPU
-    # inference runs in int8 with them); 0 exports float32 weights only. Export
-    # only: not part of the config hash.
+    # Validation images the int8 ONNX export's activation ranges are taken from (CPU
+    # inference runs the int8 file); 0 exports the float32 ONNX only. Export only:
+    # not part of the config hash.
     int8_calibration_images: int = 8
-    # Start from these weights (a file this command wrote, e.g. models/wrinkle_unet.pt) instead
-    # of random ones: fine-tuning, e.g. on a site's own annotations. Relative paths are looked
-    # up in the project folder, then the working folder. ``init_sha256`` must be its checksum,
+    # Start from these weights (a file this command wrote, e.g. outcomes/models/wrinkle_unet.pt) instead
+    # of random ones: fine-tuning, e.g. on a site's own annotations. A relative path is taken
+    # from the working folder. ``init_sha256`` must be its checksum,
     # so the config hash pins the starting point. The starting weights are scored on val first
     # and stay the export unless training beats them. Fine-tune with ``epochs: 0`` and
     # ``swa_epochs``: a new one-cycle schedule warms up to a high rate, which scores below the

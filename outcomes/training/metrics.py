@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from outcomes.features.wrinkle_cnn import WrinkleUNet, cnn_input, predict_logits
+from outcomes.features.wrinkle_cnn import LogitsFunction, cnn_input, predict_logits
 
 
 def scores(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -26,22 +26,29 @@ def counts(predicted: np.ndarray, truth: np.ndarray) -> tuple[int, int, int]:
     return int((predicted & truth).sum()), int((predicted & ~truth).sum()), int((~predicted & truth).sum())
 
 
-def evaluate(model: WrinkleUNet, samples: Iterable, device: str = "cpu",
+def evaluate(model: object, samples: Iterable, device: str = "cpu",
              thresholds: tuple[float, ...] = (0.5,)) -> dict:
     """Pooled pixel scores over ``samples`` (:class:`~outcomes.training.data.WrinkleSample`).
 
-    Pixels in a sample's ``ignore`` mask are not scored.
+    ``model`` is a torch network (scored in eval mode on ``device``, then put back in its
+    mode) or a :data:`~outcomes.features.wrinkle_cnn.LogitsFunction` such as a loaded ONNX
+    export. Pixels in a sample's ``ignore`` mask are not scored.
 
     Returns ``{"n_images": n, "by_threshold": {t: scores}, "by_group": {group: scores at the
     first threshold}, "median_image_dice": float}``.
     """
-    was_training = model.training
-    model.eval()
+    was_training = getattr(model, "training", None)
+    network: LogitsFunction = model
+    if was_training is not None:  # a torch module
+        from outcomes.training.unet import TorchLogits
+
+        model.eval()
+        network = TorchLogits(model, device)
     pooled = {t: np.zeros(3, dtype=np.int64) for t in thresholds}
     groups: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(3, dtype=np.int64))
     per_image, n = [], 0
     for sample in samples:
-        prob = 1.0 / (1.0 + np.exp(-predict_logits(model, cnn_input(sample.image), device)))
+        prob = 1.0 / (1.0 + np.exp(-predict_logits(network, cnn_input(sample.image))))
         scored = np.ones(sample.mask.shape, bool) if sample.ignore is None else ~sample.ignore
         for t in thresholds:
             c = np.array(counts((prob >= t) & scored, sample.mask))
@@ -50,7 +57,8 @@ def evaluate(model: WrinkleUNet, samples: Iterable, device: str = "cpu",
                 groups[sample.group] += c
                 per_image.append(scores(*c)["dice"])
         n += 1
-    model.train(was_training)
+    if was_training is not None:
+        model.train(was_training)
     return {
         "n_images": n,
         "by_threshold": {f"{t:g}": scores(*map(int, c)) for t, c in pooled.items()},

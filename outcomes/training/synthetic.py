@@ -48,9 +48,18 @@ import numpy as np
 from outcomes.color import skin_pixels
 from outcomes.features.wrinkles import detect_wrinkles
 from outcomes.simulate import (
-    Wrinkle, add_macules, add_redness, change_lighting, cheek_polygon, london_anchors, random_lighting, read_tem,
-    render_wrinkles, sample_wrinkles, visible_wrinkles,
     VISIBLE_TEXTURE_SDS,
+    Wrinkle,
+    add_macules,
+    add_redness,
+    change_lighting,
+    cheek_polygon,
+    london_anchors,
+    random_lighting,
+    read_tem,
+    render_wrinkles,
+    sample_wrinkles,
+    visible_wrinkles,
 )
 from outcomes.simulate.geometry import face_frame
 

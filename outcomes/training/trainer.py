@@ -6,9 +6,10 @@ A run writes into its output folder:
   weight average, history); a run started again with the same config and data resumes from it;
 - ``wrinkle_unet.pt`` (whichever scores best on val of: the best epoch, the weight average
   when ``swa_epochs`` is set, the starting weights when ``init_weights`` is; see
-  :func:`~outcomes.features.wrinkle_weights.save_wrinkle_weights`) and
+  :func:`~outcomes.training.weights.save_wrinkle_weights`), its ONNX exports for inference
+  ``wrinkle_unet.onnx`` and ``wrinkle_unet.int8.onnx`` (:mod:`outcomes.training.export`), and
   ``wrinkle_unet.card.json`` (the model card: architecture, input contract,
-  preprocessing, training data, metrics by group, sha256, config hash) when it ends.
+  preprocessing, training data, metrics by group, sha256s, config hash) when it ends.
 """
 
 from __future__ import annotations
@@ -27,18 +28,18 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from outcomes.errors import ConfigError, ModelError, TrainingDataError
-from outcomes.features.wrinkle_cnn import WrinkleUNet
-from outcomes.features.wrinkle_int8 import QPARAMS_KEY
-from outcomes.features.wrinkle_weights import pick_device, read_wrinkle_unet, save_wrinkle_weights
 from outcomes.training.averaging import cpu_state, recompute_batch_norm, running_average
 from outcomes.training.card import write_model_card
 from outcomes.training.config import TrainWrinklesConfig
 from outcomes.training.data import IGNORE_LABEL, PatchSampler, WrinkleSample, read_wrinkle_folder, spread_evenly
-from outcomes.training.int8 import int8_export
+from outcomes.training.export import export_for_inference
 from outcomes.training.metrics import evaluate
+from outcomes.training.unet import WrinkleUNet
+from outcomes.training.weights import pick_device, read_wrinkle_unet, save_wrinkle_weights
 
 CHECKPOINT_FORMAT = "outcomes.wrinkle_train_checkpoint/1"
-WEIGHTS_NAME, CARD_NAME, CHECKPOINT_NAME = "wrinkle_unet.pt", "wrinkle_unet.card.json", "checkpoint.pt"
+MODEL_NAME = "wrinkle_unet"
+WEIGHTS_NAME, CARD_NAME, CHECKPOINT_NAME = f"{MODEL_NAME}.pt", f"{MODEL_NAME}.card.json", "checkpoint.pt"
 MAX_VAL_IMAGES = 24  # validation images scored per epoch (spread over the split)
 CARD_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)  # also scored in the model card
 BATCH_NORM_PATCHES = 1024  # training patches (unaugmented) the averaged weights' batch-norm statistics come from
@@ -91,11 +92,10 @@ def _starting_weights(config: TrainWrinklesConfig, device: str) -> tuple[Wrinkle
     """A fresh network, or the configured starting weights (checksum checked); and their file name."""
     if config.init_weights is None:
         return WrinkleUNet(config.widths).to(device), None
-    from outcomes.features.wrinkle_fusion import resolve_weights
-
-    path = resolve_weights(config.init_weights, "init_weights in the training config")
-    if not path.is_file():  # an absolute path is returned unchecked
-        raise ModelError(f"{path}: starting weights not found (init_weights in the training config)")
+    path = Path(config.init_weights).expanduser()
+    if not path.is_file():
+        raise ModelError(f"{path}: starting weights not found in {Path.cwd()} (init_weights in the training config)",
+                         code="model_not_found")
     model, _, _ = read_wrinkle_unet(path, config.init_sha256, device,
                                     "init_sha256 in the training config must be the starting weights' card sha256")
     if model.widths != tuple(config.widths):
@@ -152,7 +152,11 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not Path(data_dir).is_dir():
+        raise TrainingDataError(f"{data_dir}: no such folder (--data: a folder with images/ and masks/)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: is a file, not a folder (--out)")
+    # everything is checked before the output folder is made: a run that cannot start leaves nothing
     samples = read_wrinkle_folder(data_dir, measure_ipd)
     by_split = {k: [s for s in samples if s.split == k] for k in ("train", "val", "test")}
     if not by_split["train"] or not by_split["val"]:
@@ -170,6 +174,7 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     fingerprint = data_fingerprint(samples)
     state = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "best_state": None, "history": [], "bad_epochs": 0,
              "seconds": 0.0, "init_dice": None, "swa_count": 0, "swa_state": None, "swa_dice": None}
+    out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / CHECKPOINT_NAME
     if ckpt_path.exists():
         if not resume:
@@ -268,14 +273,13 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     final = {split: evaluate(model, by_split[split], device, thresholds) for split in ("val", "test") if by_split[split]}
     metadata = {"config_sha256": config.sha256(), "data_fingerprint": fingerprint, "best_epoch": state["best_epoch"],
                 "exported": exported}
-    int8_card = None
-    if config.int8_calibration_images:
-        metadata[QPARAMS_KEY], int8_card = int8_export(
-            model, spread_evenly(by_split["val"], config.int8_calibration_images),
-            {split: by_split[split] for split in ("val", "test")}, thresholds)
-        log(f"int8: scales from {len(int8_card['calibration_images'])} val images ({int8_card['seconds']:.0f} s)")
     weights = out_dir / WEIGHTS_NAME
     sha = save_wrinkle_weights(model, weights, metadata)
+    calibration = spread_evenly(by_split["val"], config.int8_calibration_images) if config.int8_calibration_images else []
+    onnx_card = export_for_inference(model, out_dir, MODEL_NAME, {**metadata, "source_weights_sha256": sha},
+                                     calibration, {split: by_split[split] for split in ("val", "test")}, thresholds)
+    if onnx_card["int8"]["available"]:
+        log(f"int8: ranges from {len(calibration)} val images ({onnx_card['int8']['seconds']:.0f} s)")
     seconds = state["seconds"]  # epochs only (data loading and final scoring excluded), summed over resumes
     selection = {"exported": exported, "best_epoch_val_dice": state["best_dice"] if state["best_epoch"] else None,
                  "val_images": len(val)}
@@ -288,7 +292,7 @@ def train_wrinkles(config: TrainWrinklesConfig, data_dir: str | Path, out_dir: s
     card = write_model_card(out_dir / CARD_NAME, model=model, weights=weights, sha256=sha,
                             config=dataclasses.asdict(config), config_sha256=config.sha256(), data_dir=Path(data_dir),
                             samples=samples, fingerprint=fingerprint, metrics=final, history=state["history"],
-                            best_epoch=state["best_epoch"], seconds=seconds, device=device, int8=int8_card,
+                            best_epoch=state["best_epoch"], seconds=seconds, device=device, onnx=onnx_card,
                             selection=selection)
     return TrainResult(weights=weights, card=out_dir / CARD_NAME, sha256=sha, best_epoch=state["best_epoch"],
                        epochs_run=state["epoch"], seconds=seconds, card_data=card, exported=exported)

@@ -98,15 +98,13 @@ def test_with_two_people_the_patient_is_assessed(shared_data, models):
 
 
 def test_samples_follow_their_simulated_truth(sample_assessments):
-    """The astronaut smiles: her natural smile lines dominate the wrinkle total,
-    so a 90 % reduction (S01) or an 80 % deepening (S04) of the rendered lines
-    is a smaller share of it — the order and direction must still be right.
+    """Each sample grades as its truth says: S01 (90 % of the rendered lines gone)
+    "Improved" or better, S02 (no change) "No change", S03 (new macules) PIH and
+    "Worse", S04 (lines 80 % deeper, redness) "Worse" without PIH.
 
-    With the default fused detector S01 is "Improved" (the classical filters
-    alone: 0.09, "No change"), and S04 lands at the No change | Worse border
-    (score −0.05, P(Worse) ≈ 0.3; classical −0.13, "Worse"): the CNN finds
-    her smile lines at full strength at both visits. On the London faces every
-    worsened pair is "Worse" with either detector (benchmarks/validity.py).
+    Grace Hopper's own marionette and nasolabial folds, softened but present, are
+    part of the wrinkle total, so the rendered lines' change is a share of it
+    (S01 scores about +0.14); the order and direction must be right.
     """
     truth = {s: json.loads((SAMPLES / f"{s}_truth.json").read_text()) for s in sample_assessments}
     a = sample_assessments
@@ -116,7 +114,7 @@ def test_samples_follow_their_simulated_truth(sample_assessments):
     assert abs(a["S02"].gais.improvement_score) < 0.03
     assert truth["S03"]["macule_area_px"] > 0 and a["S03"].pih.flag and a["S03"].gais.grade == 5
     assert truth["S04"]["wrinkle_reduction"] < 0 and not a["S04"].pih.flag
-    assert a["S04"].gais.improvement_score < -0.03 and a["S04"].gais.grade in (4, 5)
+    assert a["S04"].gais.improvement_score < -0.03 and a["S04"].gais.grade == 5
     assert a["S04"].gais.probabilities["5"] > 0.2 > a["S02"].gais.probabilities["5"]
     scores = [a[s].gais.improvement_score for s in ("S04", "S02", "S01")]
     assert scores == sorted(scores)
@@ -134,7 +132,7 @@ def test_assessment_json_follows_the_contract(sample_assessments):
     for values in d["regions"].values():
         assert set(values) >= {"wrinkle_before", "wrinkle_after", "wrinkle_change",
                                "laxity_before", "laxity_after", "laxity_change"}
-    assert d["regions"]["forehead"]["laxity_before"] is None  # laxity only where it applies
+    assert d["regions"]["glabella"]["laxity_before"] is None  # laxity only where it applies
     assert set(d["alignment"]) >= {"ok", "residual_rel_ipd", "after_to_before"}
     assert set(d["qc"]) == {"usable", "flags", "identity", "expression"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
 
@@ -197,9 +195,10 @@ def test_a_reused_baseline_analysis_gives_the_same_assessment(config_file, model
     """A batch job analyses each baseline once for all its follow-ups: that must change nothing."""
     from outcomes.config import load_config
     from outcomes.face_analysis import analyse_face
-    from outcomes.pipeline import load_models
+    from outcomes.runtime import load_models
 
-    config = load_config(Path(__file__).resolve().parents[2] / "configs" / config_file)
+    repo_config = Path(__file__).resolve().parents[2] / "configs" / config_file
+    config = load_config(repo_config if repo_config.is_file() else config_file)  # else the bundled one
     loaded = models if config == load_config(None) else load_models(config)
     before = SAMPLES / "S01_baseline.jpg"
     baseline = analyse_face(before, loaded, config)
@@ -217,7 +216,7 @@ def test_a_baseline_analysed_with_another_configuration_is_refused(models):
     from outcomes.face_analysis import analyse_face
 
     baseline = analyse_face(SAMPLES / "S01_baseline.jpg", models)
-    classical = load_config(Path(__file__).resolve().parents[2] / "configs" / "classical.yaml")
+    classical = load_config(Path(__file__).resolve().parents[2] / "outcomes" / "configs" / "classical.yaml")
     with pytest.raises(ValueError, match="S01_baseline.jpg was analysed with another configuration"):
         assess_pair(baseline, SAMPLES / "S01_day90.jpg", models, classical)
 
@@ -233,7 +232,7 @@ def test_a_baseline_group_gives_each_pair_its_own_record(models, tmp_path):
                         after.name, None, None, None)
 
     grey = tmp_path / "grey.png"
-    write_png(grey, np.full((300, 300, 3), 128, np.uint8))
+    write_png(grey, np.full((300, 300, 3), (128, 120, 110), np.uint8))
     tasks = [task(SAMPLES / "S01_baseline.jpg", SAMPLES / f"{s}_day90.jpg", f"v{s}") for s in ("S01", "S03")]
     tasks.append(task(grey, SAMPLES / "S01_day90.jpg", "grey"))
     groups = group_by_baseline(tasks)

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import fastparquet
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,7 +44,7 @@ def trial(tmp_path_factory) -> Path:
         rows = list(csv.DictReader(f))
     for row in rows:
         row["fitzpatrick"] = {"D00": "II", "D01": "V", "D02": ""}[row["subject_id"]]
-    grey = np.full((400, 400, 3), 128, np.uint8)
+    grey = np.full((400, 400, 3), (128, 120, 110), np.uint8)
     for visit, day in (("baseline", 0), ("day90", 90)):
         from outcomes.io import write_png
 
@@ -83,7 +84,7 @@ def test_outputs_and_the_failed_pair_is_a_row(local_run):
     assert len(list((local_run / "thumbnails").glob("*.jpg"))) == PAIRS - 1
     record = json.loads((local_run / "pairs" / "D00__day90__frontal.json").read_text())
     assert record["batch"]["baseline_visit"] == "baseline" and record["gais"]["grade"] in range(1, 6)
-    regions = pd.read_parquet(local_run / "regions.parquet")
+    regions = fastparquet.ParquetFile(local_run / "regions.parquet").to_pandas()
     assert {"wrinkle", "wrinkle_depth"} <= set(regions.feature) and set(regions.subject_id) == {"D00", "D01", "D02"}
 
     summary = json.loads((local_run / "summary.json").read_text())
@@ -141,9 +142,49 @@ def test_kill_9_then_resume_gives_the_same_outputs(trial, local_run, tmp_path):
     assert len(after) == PAIRS and all(after[n] == t for n, t in before.items())  # finished pairs not redone
     for name in ("assessments.csv", "summary.json", "report.html"):
         assert (out / name).read_bytes() == (local_run / name).read_bytes(), name
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "regions.parquet"),
-                                  pd.read_parquet(local_run / "regions.parquet"))
+    pd.testing.assert_frame_equal(fastparquet.ParquetFile(out / "regions.parquet").to_pandas(),
+                                  fastparquet.ParquetFile(local_run / "regions.parquet").to_pandas())
     assert f"resuming {trial}: {PAIRS} pairs, {len(before)} finished before" in (out / "batch.log").read_text()
+
+
+def _interrupt_after(trial: Path, out: Path, records: int, signum: int) -> tuple[float, str]:
+    """Start a 2-worker job in its own process group, signal the group once ``records`` pairs are
+    saved, and return (seconds from the signal to the job's exit, its stderr)."""
+    job = subprocess.Popen([sys.executable, "-m", "outcomes.cli", "batch", str(trial), "--out", str(out),
+                            "--workers", "2"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    # running: the job has opened its folder (records=0: while the workers start and load their models)
+    while (not (out / "batch.log").is_file() or len(_records(out)) < records) and job.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(job.pid, signum)  # as a terminal's Ctrl-C: the whole group, workers included
+    t0 = time.monotonic()
+    try:
+        _, err = job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    return time.monotonic() - t0, err
+
+
+@pytest.mark.parametrize(("signum", "records"), [(signal.SIGINT, 0), (signal.SIGINT, 2), (signal.SIGTERM, 1)])
+def test_an_interrupted_job_stops_within_5_s_and_resumes_to_the_same_outputs(trial, local_run, tmp_path, signum,
+                                                                             records):
+    """Ctrl-C (or SIGTERM) to the job's process group, while workers load or mid-job: exit 130 within 5 s,
+    one message with the --resume command, no traceback, no worker left; the command finishes the job."""
+    out = tmp_path / "out"
+    seconds, err = _interrupt_after(trial, out, records, signum)
+    assert seconds < 5, f"took {seconds:.1f} s to stop"
+    assert "Traceback" not in err, err
+    assert "interrupted" in err and "--resume" in err, err
+    command = err.strip().splitlines()[-1].strip()
+    assert command.startswith("outcomes batch ") and command.endswith(" --resume")
+    args = command.split()[1:]
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr
+    for name in ("assessments.csv", "summary.json", "report.html"):
+        assert (out / name).read_bytes() == (local_run / name).read_bytes(), name
 
 
 def test_resuming_a_finished_job_assesses_nothing(local_run):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from outcomes.config import Config
-from outcomes.features.wrinkle_fusion import resolve_weights
+from outcomes.model_store import find_model_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 
@@ -27,9 +27,9 @@ def _assess(tmp_path: Path, config: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("damage", ["flip_byte", "truncate", "other_file"])
 def test_damaged_weights_fail_naming_file_and_checksum(tmp_path, damage):
     """A changed weights file is refused with its path and the configured sha256; no mask is written."""
-    expected = Config().wrinkles.cnn_sha256
-    weights = tmp_path / "wrinkle_unet.pt"
-    shutil.copy(resolve_weights(Config().wrinkles.cnn_weights), weights)
+    expected = Config().wrinkles.cnn_int8_sha256
+    weights = tmp_path / "wrinkle_unet.int8.onnx"
+    shutil.copy(find_model_file(Config().wrinkles.cnn_int8_weights, "test"), weights)
     data = bytearray(weights.read_bytes())
     if damage == "flip_byte":
         data[len(data) // 2] ^= 0xFF
@@ -39,7 +39,8 @@ def test_damaged_weights_fail_naming_file_and_checksum(tmp_path, damage):
         data = bytearray(b"not a model")
     weights.write_bytes(bytes(data))
     config = tmp_path / "c.yaml"
-    config.write_text(f"wrinkles:\n  detector: fused\n  cnn_weights: {weights}\n  cnn_sha256: '{expected}'\n")
+    config.write_text(f"wrinkles:\n  detector: fused\n  device: cpu\n  cnn_int8_weights: {weights}\n"
+                      f"  cnn_int8_sha256: '{expected}'\n")
     done = _assess(tmp_path, config)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
@@ -51,10 +52,10 @@ def test_damaged_weights_fail_naming_file_and_checksum(tmp_path, damage):
 def test_missing_weights_fail_clearly(tmp_path):
     """A configured weights file that does not exist is named; the classical detector runs without it."""
     config = tmp_path / "c.yaml"
-    config.write_text(f"wrinkles:\n  detector: cnn\n  cnn_weights: {tmp_path / 'absent.pt'}\n")
+    config.write_text(f"wrinkles:\n  detector: cnn\n  cnn_int8_weights: {tmp_path / 'absent.onnx'}\n")
     done = _assess(tmp_path, config)
-    assert done.returncode == 1 and "absent.pt" in done.stderr and "not found" in done.stderr
-    config.write_text(f"wrinkles:\n  detector: classical\n  cnn_weights: {tmp_path / 'absent.pt'}\n")
+    assert done.returncode == 1 and "absent.onnx" in done.stderr and "not found" in done.stderr
+    config.write_text(f"wrinkles:\n  detector: classical\n  cnn_int8_weights: {tmp_path / 'absent.onnx'}\n")
     done = _assess(tmp_path, config)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "mask.png").exists()
@@ -72,6 +73,6 @@ def test_fused_detector_on_the_command_line(tmp_path):
          "--mask", str(tmp_path / "mask.png"), "--json", str(js)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     d = json.loads(js.read_text())
-    assert d["detector"]["name"] == "cnn+classical" and d["detector"]["model_sha256"] == Config().wrinkles.cnn_sha256
+    assert d["detector"]["name"] == "cnn+classical" and d["detector"]["model_sha256"] == Config().wrinkles.cnn_int8_sha256
     assert d["detector"]["mirror_average"] is False
     assert len(d["regions"]) >= 10

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import unquote
 
+import fastparquet
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -13,8 +14,14 @@ from hypothesis import strategies as st
 
 from outcomes.batch.jobs import PairOutcome, PairTask
 from outcomes.batch.store import ResultStore, key_stem
-from outcomes.batch.tables import ASSESSMENT_COLUMNS, CONTRACT_COLUMNS, assessment_row, pair_result, region_rows, \
-    write_tables
+from outcomes.batch.tables import (
+    ASSESSMENT_COLUMNS,
+    CONTRACT_COLUMNS,
+    assessment_row,
+    pair_result,
+    region_rows,
+    write_tables,
+)
 from outcomes.errors import BatchError
 
 IDENTITY = {"package_version": "0.1.0", "config_sha256": "c" * 64, "wrinkle_detector": "classical",
@@ -145,9 +152,9 @@ def test_written_tables_read_back_typed(tmp_path: Path):
     csv = pd.read_csv(tmp_path / "assessments.csv", keep_default_na=False)
     assert list(csv.columns) == list(ASSESSMENT_COLUMNS)
     assert list(csv["subject_id"]) == ["S1", "S2"] and list(csv["pih_flag"]) == ["false", ""]
-    table = pd.read_parquet(tmp_path / "assessments.parquet")
+    table = fastparquet.ParquetFile(tmp_path / "assessments.parquet").to_pandas()
     assert str(table["gais_grade"].dtype) == "Int64" and table["gais_grade"].isna().tolist() == [False, True]
-    regions = pd.read_parquet(tmp_path / "regions.parquet")
+    regions = fastparquet.ParquetFile(tmp_path / "regions.parquet").to_pandas()
     assert set(regions["subject_id"]) == {"S1"} and len(regions) == 4 + 5  # cheek: 4 wrinkle features; fold: + laxity
     assert list(regions.columns)[:7] == ["subject_id", "visit", "visit_day", "view", "region", "side", "feature"]
 

@@ -241,7 +241,7 @@ def test_bad_scorer_files_name_the_file(tmp_path, edit, problem):
 
 
 def test_scorer_for_another_detector_is_refused(tmp_path):
-    from outcomes.pipeline import load_configured_scorer
+    from outcomes.runtime import load_configured_scorer
 
     other = "classical" if Config().wrinkles.detector != "classical" else "fused"
     save_scorer(_scorer(wrinkle_detector=other), tmp_path / "s.json")

@@ -23,8 +23,14 @@ from outcomes.color import (
     srgb_to_lab,
 )
 from outcomes.illumination import normalise_illumination
-from outcomes.simulate import add_macules, change_lighting, linear_to_srgb, render_wrinkles, sample_wrinkles
-from outcomes.simulate import srgb_to_linear
+from outcomes.simulate import (
+    add_macules,
+    change_lighting,
+    linear_to_srgb,
+    render_wrinkles,
+    sample_wrinkles,
+    srgb_to_linear,
+)
 
 SIZE = 320
 LIGHT, DARK = (68.0, 12.0, 16.0), (36.0, 11.0, 15.0)  # CIELAB of the skin

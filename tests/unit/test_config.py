@@ -23,7 +23,7 @@ from outcomes.config import (
 from outcomes.errors import ConfigError, OutcomesError
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_YAML = REPO / "configs" / "default.yaml"
+DEFAULT_YAML = REPO / "outcomes" / "configs" / "default.yaml"
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
@@ -281,10 +281,10 @@ def test_settings_added_later_keep_earlier_hashes_until_set():
     """Settings added later (wrinkles.cnn_mirror_average; the expression and identity checks) count
     in the hash only when set away from their earlier behaviour, so scorers, baselines and batch jobs
     made with the same measurement settings still match. The stored hashes are those since the
-    jawline entered the laxity component (gais.jowl_scale, gais.jowl_weight)."""
-    assert Config().sha256() == "c7af4b73f5512cf4fc8e3418b47c3c09cf23df63c5672fc6b5a2e940b5a019ef"
-    assert load_config(REPO / "configs" / "classical.yaml").sha256() == \
-        "11db044a5561ab80ab527c2b2394f4aa6e78ff0ab677c835a553d7b3629fe0b2"
+    wrinkle CNN runs as ONNX (wrinkles.cnn_int8_weights)."""
+    assert Config().sha256() == "53714038d1b7596cc2182d38989468ef43ac0d35388a501f6f25763d34cc1934"
+    assert load_config(REPO / "outcomes" / "configs" / "classical.yaml").sha256() == \
+        "b3063ae4a0267fe8f5bfeff97105a55042ffbddae64a8e6722fa72b22b86e654"
     assert Config(wrinkles=WrinkleConfig(cnn_mirror_average=True)).sha256() != Config().sha256()
     assert Config(expression=ExpressionConfig(max_distance=6.0)).sha256() != Config().sha256()
     assert Config(identity=IdentityConfig(check=False)).sha256() != Config().sha256()

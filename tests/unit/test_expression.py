@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from outcomes.expression import (
-    MEASURES, Expression, ExpressionNoise, compare_expressions, load_expression_noise, measure_expression,
+    MEASURES,
+    Expression,
+    ExpressionNoise,
+    compare_expressions,
+    load_expression_noise,
+    measure_expression,
     moved_regions,
 )
 from outcomes.landmarks import MESH_ANCHOR_INDEX, frontal_template

@@ -537,11 +537,13 @@ def test_write_failing_at_rename_removes_temp_file(tmp_path, monkeypatch):
 def test_write_png_failing_midway_leaves_nothing(tmp_path, monkeypatch):
     target = tmp_path / "out.png"
 
-    def half_save(self, fp, *args, **kwargs):
-        Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n partial")
+    original = Path.write_bytes
+
+    def half_write(self, data):
+        original(self, data[:10])
         raise OSError("disk full while writing")
 
-    monkeypatch.setattr(Image.Image, "save", half_save)
+    monkeypatch.setattr(Path, "write_bytes", half_write)
     with pytest.raises(OSError, match="disk full"):
         write_png(target, quadrants())
     assert os.listdir(tmp_path) == []
@@ -552,11 +554,13 @@ def test_write_png_failure_keeps_previous_file(tmp_path, monkeypatch):
     write_png(target, quadrants())
     before = target.read_bytes()
 
-    def failing_save(self, fp, *args, **kwargs):
-        Path(fp).write_bytes(b"junk")
+    original = Path.write_bytes
+
+    def failing_write(self, data):
+        original(self, b"junk")
         raise OSError("boom")
 
-    monkeypatch.setattr(Image.Image, "save", failing_save)
+    monkeypatch.setattr(Path, "write_bytes", failing_write)
     with pytest.raises(OSError):
         write_png(target, np.zeros((4, 4, 3), np.uint8))
     assert target.read_bytes() == before

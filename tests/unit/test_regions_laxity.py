@@ -10,12 +10,17 @@ import pytest
 
 from outcomes.features.jawline import jaw_bulge, jaw_contour, jaw_profiles, jowl_change
 from outcomes.features.laxity import (
-    fold_bands, fold_depth, fold_lines, jawline_baseline, jawline_follow_up, laxity_features, lightness_to_luminance,
+    fold_bands,
+    fold_depth,
+    fold_lines,
+    jawline_baseline,
+    jawline_follow_up,
+    laxity_features,
+    lightness_to_luminance,
 )
-from outcomes.landmarks import frontal_template
+from outcomes.landmarks import MESH_ANCHOR_INDEX, frontal_template
 from outcomes.regions import REGION_NAMES, region_masks
 from outcomes.types import HeadPose, Landmarks
-from outcomes.landmarks import MESH_ANCHOR_INDEX
 
 SIZE = 600
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from outcomes.assessment import Assessment, RegionChange
 from outcomes.color import SkinTone
-from outcomes.illumination import IlluminationFit
 from outcomes.features.pigment import PihResult, RegionPigment
+from outcomes.illumination import IlluminationFit
 from outcomes.report import render_report, write_report
 from outcomes.scoring import GRADE_LABELS, GaisEstimate
 from outcomes.types import ANCHOR_NAMES, AlignedPair, HeadPose, Landmarks, Photo, Registration

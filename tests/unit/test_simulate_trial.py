@@ -7,12 +7,18 @@ import csv
 import cv2
 import numpy as np
 import pytest
+from test_simulate import fake_anchors, skin_image
 
 from outcomes.ratings import read_ratings
-from outcomes.simulate import RaterPanel, TrialSubject, TreatmentSpec, rate_trial, simulate_pair, simulate_trial, \
-    true_grade
-
-from test_simulate import fake_anchors, skin_image
+from outcomes.simulate import (
+    RaterPanel,
+    TreatmentSpec,
+    TrialSubject,
+    rate_trial,
+    simulate_pair,
+    simulate_trial,
+    true_grade,
+)
 
 
 def _face(seed: int = 0) -> np.ndarray:

@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 
 from outcomes.errors import ConfigError, TrainingDataError
-from outcomes.features.wrinkle_cnn import WORK_IPD, WrinkleUNet
-from outcomes.features.wrinkle_int8 import QPARAMS_KEY
-from outcomes.features.wrinkle_weights import load_wrinkle_cnn
+from outcomes.features.wrinkle_cnn import WORK_IPD
+from outcomes.features.wrinkle_model import load_wrinkle_cnn
 from outcomes.io import file_sha256
 from outcomes.training.averaging import recompute_batch_norm, running_average
 from outcomes.training.config import TrainWrinklesConfig, load_train_config
@@ -30,6 +29,8 @@ from outcomes.training.data import PatchSampler, WrinkleSample, read_wrinkle_fol
 from outcomes.training.metrics import counts, scores
 from outcomes.training.synthetic import split_identities
 from outcomes.training.trainer import train_wrinkles
+from outcomes.training.unet import WrinkleUNet
+from outcomes.training.weights import read_wrinkle_unet
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 96
@@ -395,7 +396,6 @@ def test_loss_and_metrics_leave_ignored_pixels_out(tmp_path):
     """Changing the prediction on ignored pixels changes neither the loss nor the scores."""
     import torch
 
-    from outcomes.features.wrinkle_cnn import WrinkleUNet
     from outcomes.training.data import IGNORE_LABEL
     from outcomes.training.metrics import evaluate
     from outcomes.training.trainer import _loss
@@ -487,7 +487,7 @@ def test_train_config_reads_yaml(tmp_path):
     assert cfg.sha256() != TrainWrinklesConfig(widths=(4, 8), patch=32, context=16, epochs=3).sha256()
 
 
-@pytest.mark.parametrize(("config", "card"), [("wrinkles.yaml", "wrinkle_unet.card.json"),
+@pytest.mark.parametrize(("config", "card"), [("wrinkles.yaml", "../outcomes/models/wrinkle_unet.card.json"),
                                              ("wrinkles_visible.yaml", "visible/wrinkle_unet.card.json"),
                                              ("wrinkles_visible_swa.yaml", "visible_swa/wrinkle_unet.card.json"),
                                              ("wrinkles_visible_swa2.yaml", "visible_swa2/wrinkle_unet.card.json"),
@@ -601,9 +601,9 @@ def test_training_writes_verified_weights_and_a_card(trained):
     card = card_of(trained.out)
     assert card["sha256"] == file_sha256(weights) and card["weights_file"] == "wrinkle_unet.pt"
     assert card["size_bytes"] == weights.stat().st_size
-    cnn = load_wrinkle_cnn(weights, card["sha256"], device="cpu")
-    assert cnn.model.widths == (4, 8)
-    assert cnn.metadata["config_sha256"] == card["training"]["config_sha256"]
+    model, metadata, _ = read_wrinkle_unet(weights, card["sha256"])
+    assert model.widths == (4, 8)
+    assert metadata["config_sha256"] == card["training"]["config_sha256"]
     assert str(weights) in trained.run.out and card["sha256"] in trained.run.out
     assert "epoch   3" in trained.run.err  # one log line per epoch
 
@@ -614,9 +614,8 @@ def test_model_card_describes_the_run(trained):
     cfg = TrainWrinklesConfig(widths=(4, 8), patch=32, context=16, batch_size=8, epochs=3, patches_per_epoch=64,
                               workers=0, device="cpu")
     assert card["architecture"]["widths"] == [4, 8] and card["architecture"]["in_channels"] == 3
-    # The architecture as trained (the loaded model has its batch norm folded for inference).
     assert card["architecture"]["parameters"] == sum(p.numel() for p in WrinkleUNet((4, 8), 3).parameters())
-    assert load_wrinkle_cnn(trained.out / "wrinkle_unet.pt", card["sha256"], "cpu").model.widths == (4, 8)
+    assert read_wrinkle_unet(trained.out / "wrinkle_unet.pt", card["sha256"])[0].widths == (4, 8)
     assert {"image", "scale", "preprocessing", "tiling"} <= set(card["input"])
     training = card["training"]
     assert training["config_sha256"] == cfg.sha256()
@@ -641,17 +640,29 @@ def test_model_card_describes_the_run(trained):
     assert history[training["best_epoch"] - 1]["dice"] == best["dice"]
 
 
-def test_export_carries_int8_scales_and_int8_scores(trained):
-    """The weights carry int8 activation scales from val images (never test); the card scores the int8 network."""
+def test_export_writes_float32_and_int8_onnx_with_int8_scores(trained):
+    """Both ONNX files are written and carded; int8 ranges come from val images (never test); the card scores int8."""
     card = card_of(trained.out)
-    int8 = card["int8"]
-    assert int8["available"] and 1 <= len(int8["calibration_images"]) <= TrainWrinklesConfig().int8_calibration_images
+    onnx = card["onnx"]
+    float_path, int8_path = trained.out / "wrinkle_unet.onnx", trained.out / "wrinkle_unet.int8.onnx"
+    assert onnx["float32"] == {"file": float_path.name, "sha256": file_sha256(float_path)}
+    int8 = onnx["int8"]
+    assert int8["available"] and int8["file"] == int8_path.name and int8["sha256"] == file_sha256(int8_path)
+    assert 1 <= len(int8["calibration_images"]) <= TrainWrinklesConfig().int8_calibration_images
     val_names = {p.stem for p in (trained.data / "images").iterdir()} - {f"img{i}" for i in range(N_TRAIN)}
     assert set(int8["calibration_images"]) <= val_names
     assert set(int8["metrics"]["val"]["by_threshold"]["0.5"]) == {"dice", "iou", "precision", "recall"}
-    cnn = load_wrinkle_cnn(trained.out / "wrinkle_unet.pt", card["sha256"], "cpu")
-    assert cnn.precision == "int8" and QPARAMS_KEY in cnn.metadata
-    assert load_wrinkle_cnn(trained.out / "wrinkle_unet.pt", card["sha256"], "cpu", "float32").precision == "float32"
+    as_float = load_wrinkle_cnn(float_path, onnx["float32"]["sha256"], "cpu", "float32")
+    as_int8 = load_wrinkle_cnn(int8_path, int8["sha256"], "cpu", "int8")
+    assert as_float.metadata["source_weights_sha256"] == card["sha256"] == as_int8.metadata["source_weights_sha256"]
+    assert as_float.metadata["config_sha256"] == card["training"]["config_sha256"]
+    # the exported network is the trained one
+    model = read_wrinkle_unet(trained.out / "wrinkle_unet.pt", card["sha256"])[0].eval()
+    x = np.random.default_rng(0).normal(0, 1, (1, 3, 32, 48)).astype(np.float32)
+    import torch
+
+    with torch.no_grad():
+        np.testing.assert_allclose(as_float(x), model(torch.from_numpy(x)).numpy(), atol=1e-4, rtol=1e-4)
 
 
 def test_rerun_resumes_without_training_again(trained, tmp_path):
@@ -766,7 +777,7 @@ def test_batch_norm_statistics_are_the_mean_over_the_batches():
 
 
 @pytest.mark.parametrize(("text", "match"), [
-    ("init_weights: models/wrinkle_unet.pt\n", "init_sha256"),
+    ("init_weights: outcomes/models/wrinkle_unet.pt\n", "init_sha256"),
     ("epochs: 0\n", "epochs"),
     ("epochs: 0\nswa_epochs: 2\n", "epochs"),  # averaging alone needs starting weights
     ("swa_epochs: -1\n", "swa_epochs"),

@@ -1,10 +1,11 @@
-"""Wrinkle CNN: network shapes, input normalisation, tiled inference, weights files, probability maps."""
+"""Wrinkle CNN: network shapes, input normalisation, tiled inference, weights files, ONNX export, probability maps."""
 
 from __future__ import annotations
 
 import copy
-
+import functools
 import hashlib
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -13,15 +14,12 @@ import pytest
 import torch
 
 from outcomes.errors import ModelError
-from outcomes.features.wrinkle_cnn import WrinkleUNet, cnn_input, predict_logits, wrinkle_probability
-from outcomes.features.wrinkle_weights import (
-    WEIGHTS_FORMAT,
-    WrinkleCNN,
-    load_wrinkle_cnn,
-    pick_device,
-    save_wrinkle_weights,
-)
+from outcomes.features.wrinkle_cnn import cnn_input, predict_logits, wrinkle_probability
+from outcomes.features.wrinkle_model import WrinkleCNN, load_wrinkle_cnn, pick_device
 from outcomes.io import file_sha256
+from outcomes.training.export import export_onnx
+from outcomes.training.unet import TorchLogits, WrinkleUNet, prepare_for_inference
+from outcomes.training.weights import WEIGHTS_FORMAT, read_wrinkle_unet, save_wrinkle_weights
 
 
 def tiny_model(seed: int = 0, widths=(4, 8)) -> WrinkleUNet:
@@ -38,8 +36,41 @@ def tiny_model(seed: int = 0, widths=(4, 8)) -> WrinkleUNet:
     return model.eval()
 
 
-def tiny_cnn(seed: int = 0) -> WrinkleCNN:
-    return WrinkleCNN(model=tiny_model(seed), path=Path("x.pt"), sha256="0" * 64, device="cpu")
+def tiny_torch(seed: int = 0, widths=(4, 8)) -> TorchLogits:
+    """The tiny network prepared for inference, as the callable predict_logits runs."""
+    return TorchLogits(prepare_for_inference(tiny_model(seed, widths)))
+
+
+_ONNX_DIR = Path(tempfile.mkdtemp(prefix="tiny_wrinkle_onnx_"))
+
+
+@functools.cache
+def tiny_onnx(seed: int = 0, head_gain: float = 1.0) -> Path:
+    """The tiny network exported to ONNX (once per seed), the head's weights scaled by ``head_gain``."""
+    model = tiny_model(seed)
+    with torch.no_grad():
+        model.head.weight.mul_(head_gain)
+        if head_gain != 1.0:
+            model.head.bias.zero_()
+    path = _ONNX_DIR / f"tiny_{seed}_{head_gain:g}.onnx"
+    export_onnx(model, path, {"test": "tiny"})
+    return path
+
+
+def tiny_cnn(seed: int = 0, head_gain: float = 1.0) -> WrinkleCNN:
+    """The tiny network as inference runs it: ONNX on onnxruntime."""
+    return load_wrinkle_cnn(tiny_onnx(seed, head_gain), None, "cpu", "float32", threads=1)
+
+
+class CountingNetwork:
+    """Wraps a network and records the shape of every input it is called with."""
+
+    def __init__(self, network: WrinkleCNN) -> None:
+        self.network, self.stride, self.calls = network, network.stride, []
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.calls.append(tuple(x.shape))
+        return self.network(x)
 
 
 def srgb_to_lin(rgb: np.ndarray) -> np.ndarray:
@@ -184,7 +215,7 @@ def test_tiled_prediction_equals_the_whole_image_forward():
     x = rng.normal(0, 1, (3, 100, 130)).astype(np.float32)
     tile, margin = 64, 16
     core = tile - 2 * margin
-    logits = predict_logits(model, x, "cpu", tile=tile, margin=margin)
+    logits = predict_logits(TorchLogits(model), x, tile=tile, margin=margin)
     assert logits.shape == (100, 130) and logits.dtype == np.float32
     ny, nx = -(-100 // core), -(-130 // core)
     padded = np.pad(x, ((0, 0), (margin, ny * core - 100 + margin), (margin, nx * core - 130 + margin)), mode="reflect")
@@ -192,29 +223,29 @@ def test_tiled_prediction_equals_the_whole_image_forward():
         direct = model(torch.from_numpy(padded[None]))[0, 0].numpy()[margin:margin + 100, margin:margin + 130]
     np.testing.assert_allclose(logits, direct, atol=1e-5, rtol=0)
     # the tiles really are independent passes: a tile margin too small to cover the receptive field differs
-    coarse = predict_logits(model, x, "cpu", tile=32, margin=4)
+    coarse = predict_logits(TorchLogits(model), x, tile=32, margin=4)
     assert np.abs(coarse - direct).max() > 1e-3
 
 
 def test_tiles_outside_keep_are_skipped_and_hold_minus_20():
     """Tiles whose core has no kept pixel stay at -20; kept tiles hold the network's logits."""
-    model = tiny_model(2)
+    model = tiny_cnn(2)
     x = np.random.default_rng(1).normal(0, 1, (3, 100, 130)).astype(np.float32)
     keep = np.zeros((100, 130), bool)
     keep[40, 70] = True  # core 32: tile row 1 (32..63), tile column 2 (64..95)
-    full = predict_logits(model, x, "cpu", tile=64, margin=16)
-    part = predict_logits(model, x, "cpu", tile=64, margin=16, keep=keep)
+    full = predict_logits(model, x, tile=64, margin=16)
+    part = predict_logits(model, x, tile=64, margin=16, keep=keep)
     inside = np.zeros_like(keep)
     inside[32:64, 64:96] = True
     np.testing.assert_array_equal(part[~inside], -20.0)
     np.testing.assert_allclose(part[inside], full[inside], atol=1e-6)
-    assert np.all(predict_logits(model, x, "cpu", tile=64, margin=16, keep=np.zeros_like(keep)) == -20.0)
+    assert np.all(predict_logits(model, x, tile=64, margin=16, keep=np.zeros_like(keep)) == -20.0)
 
 
 @pytest.mark.parametrize(("tile", "margin"), [(63, 16), (64, 15), (64, 32), (32, 16)])
 def test_predict_logits_rejects_tiles_that_do_not_fit_the_stride(tile, margin):
     """tile and margin must be multiples of the stride with tile > 2 margin."""
-    model = tiny_model(0, widths=(4, 8, 8))  # stride 4
+    model = tiny_torch(0, widths=(4, 8, 8))  # stride 4
     with pytest.raises(ValueError, match="tile"):
         predict_logits(model, np.zeros((3, 40, 40), np.float32), tile=tile, margin=margin)
 
@@ -222,47 +253,98 @@ def test_predict_logits_rejects_tiles_that_do_not_fit_the_stride(tile, margin):
 # --------------------------------------------------------------------------- weights files
 
 
-def test_save_returns_the_file_sha256_and_load_reproduces_the_model(tmp_path):
-    """save_wrinkle_weights returns the file's sha256; loading it gives the same outputs and metadata."""
+def test_save_returns_the_file_sha256_and_read_reproduces_the_model(tmp_path):
+    """save_wrinkle_weights returns the file's sha256; reading it gives the same outputs and metadata."""
     model = tiny_model(3)
     path = tmp_path / "sub" / "w.pt"
     sha = save_wrinkle_weights(model, path, {"best_epoch": 7})
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest() == file_sha256(path)
     assert not list(path.parent.glob(".*tmp"))  # the temporary file was renamed away
-    cnn = load_wrinkle_cnn(path, sha, device="cpu")
-    assert isinstance(cnn, WrinkleCNN)
-    assert cnn.sha256 == sha and cnn.path == path and cnn.device == "cpu" and cnn.metadata == {"best_epoch": 7}
-    assert not cnn.model.training and cnn.model.widths == (4, 8)
-    assert cnn.precision == "float32"  # no int8 scales in these weights
-    assert cnn.describe() == {"wrinkle-cnn": f"w.pt sha256:{sha} float32"}
+    again, metadata, actual = read_wrinkle_unet(path, sha)
+    assert actual == sha and metadata == {"best_epoch": 7} and again.widths == (4, 8)
     x = torch.randn(1, 3, 24, 40)
-    with torch.no_grad():  # loaded for inference: batch norm folded, so equal up to float rounding
-        torch.testing.assert_close(cnn.model(x), model.eval()(x), atol=1e-5, rtol=1e-5)
-    # an upper-case expected checksum is the same checksum
-    assert load_wrinkle_cnn(path, sha.upper(), device="cpu").sha256 == sha
-    # None skips the check (fresh training output)
-    assert load_wrinkle_cnn(path, None, device="cpu").sha256 == sha
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(x), model.eval()(x))
+    # an upper-case expected checksum is the same checksum; None skips the check (fresh training output)
+    assert read_wrinkle_unet(path, sha.upper())[2] == sha
+    assert read_wrinkle_unet(path, None)[2] == sha
 
 
-def test_wrong_sha_names_the_file_and_the_expected_checksum(tmp_path):
+def test_onnx_export_runs_as_the_torch_network_and_carries_its_metadata(tmp_path):
+    """The exported file gives the torch network's logits at any size that fits the stride; provenance is kept."""
+    model = tiny_model(3)
+    path = tmp_path / "w.onnx"
+    sha = export_onnx(model, path, {"best_epoch": 7})
+    assert sha == file_sha256(path) and not list(tmp_path.glob(".*tmp"))
+    cnn = load_wrinkle_cnn(path, sha, "cpu", "float32")
+    assert isinstance(cnn, WrinkleCNN) and cnn.sha256 == sha and cnn.path == path and cnn.device == "cpu"
+    assert cnn.stride == 2 and cnn.precision == "float32" and cnn.metadata["best_epoch"] == "7"
+    assert cnn.describe() == {"w.onnx": sha}
+    for shape in ((1, 3, 24, 40), (2, 3, 64, 18)):
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            np.testing.assert_allclose(cnn(x.numpy()), model.eval()(x).numpy(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="multiples of 2"):
+        cnn(np.zeros((1, 3, 25, 40), np.float32))
+    assert load_wrinkle_cnn(path, sha.upper(), "cpu").sha256 == sha
+    with pytest.raises(ModelError, match="int8"):  # the file says what it holds
+        load_wrinkle_cnn(path, sha, "cpu", "int8")
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"])
+def test_wrong_sha_names_the_file_and_the_expected_checksum(tmp_path, kind):
     """A checksum mismatch is a ModelError naming the path, the expected and the actual sha."""
-    path = tmp_path / "w.pt"
-    sha = save_wrinkle_weights(tiny_model(), path)
+    path = tmp_path / f"w.{kind}"
+    sha = save_wrinkle_weights(tiny_model(), path) if kind == "pt" else export_onnx(tiny_model(), path)
     expected = "ab" * 32
     with pytest.raises(ModelError) as info:
-        load_wrinkle_cnn(path, expected, device="cpu")
+        read_wrinkle_unet(path, expected) if kind == "pt" else load_wrinkle_cnn(path, expected, "cpu")
     message = str(info.value)
     assert str(path) in message and expected in message and sha in message
+    assert info.value.code == ("model_checksum" if kind == "onnx" else "model_invalid")
 
 
 def test_missing_weights_file(tmp_path):
     """A missing file is a ModelError naming it, with or without a checksum."""
-    path = tmp_path / "nope.pt"
     for sha in (None, "0" * 64):
         with pytest.raises(ModelError, match="nope.pt"):
-            load_wrinkle_cnn(path, sha, device="cpu")
+            read_wrinkle_unet(tmp_path / "nope.pt", sha)
+        with pytest.raises(ModelError, match="nope.onnx"):
+            load_wrinkle_cnn(tmp_path / "nope.onnx", sha, "cpu")
     with pytest.raises(ModelError):
-        load_wrinkle_cnn(tmp_path, None, device="cpu")  # a folder is not a weights file
+        read_wrinkle_unet(tmp_path, None)  # a folder is not a weights file
+    with pytest.raises(ModelError):
+        load_wrinkle_cnn(tmp_path, None, "cpu")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite", "text"])
+def test_corrupt_onnx_file_is_a_model_error(tmp_path, damage):
+    """Damaged ONNX bytes are a ModelError naming the file, not an onnxruntime exception."""
+    path = tmp_path / "w.onnx"
+    export_onnx(tiny_model(), path)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "overwrite":
+        path.write_bytes(data[:10] + b"\xff" * 200 + data[210:])
+    else:
+        path.write_text("this is not an ONNX file\n")
+    with pytest.raises(ModelError, match=str(path).replace("\\", "\\\\")):
+        load_wrinkle_cnn(path, None, "cpu")
+
+
+def test_an_onnx_file_that_is_not_a_wrinkle_export_is_refused(tmp_path):
+    """A valid ONNX network without the export's input name and stride is refused, naming what it has."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(ModelError, match="not a wrinkle CNN export"):
+        load_wrinkle_cnn(path, None, "cpu")
 
 
 @pytest.mark.parametrize("damage", ["truncate", "overwrite", "text"])
@@ -278,7 +360,7 @@ def test_corrupt_file_without_checksum_is_a_model_error(tmp_path, damage):
     else:
         path.write_text("this is not a torch file\n")
     with pytest.raises(ModelError, match=str(path).replace("\\", "\\\\")):
-        load_wrinkle_cnn(path, None, device="cpu")
+        read_wrinkle_unet(path, None)
 
 
 @pytest.mark.parametrize("blob", [{"format": "something/else", "state_dict": {}}, {"arch": {}}, [1, 2, 3],
@@ -288,7 +370,7 @@ def test_foreign_torch_file_is_refused(tmp_path, blob):
     path = tmp_path / "w.pt"
     torch.save(blob, path)
     with pytest.raises(ModelError, match="outcomes.wrinkle_unet/1"):
-        load_wrinkle_cnn(path, None, device="cpu")
+        read_wrinkle_unet(path, None)
 
 
 def _saved_blob(model: WrinkleUNet) -> dict:
@@ -314,7 +396,7 @@ def test_weights_that_do_not_fit_the_declared_architecture(tmp_path, edit):
     path = tmp_path / "w.pt"
     torch.save(blob, path)
     with pytest.raises(ModelError, match="architecture"):
-        load_wrinkle_cnn(path, None, device="cpu")
+        read_wrinkle_unet(path, None)
 
 
 SIDE_EFFECTS: list[str] = []
@@ -342,17 +424,20 @@ def test_pickled_python_objects_are_never_executed(tmp_path):
     assert SIDE_EFFECTS == ["setstate"]
     SIDE_EFFECTS.clear()
     with pytest.raises(ModelError, match="not a readable torch weights file"):
-        load_wrinkle_cnn(path, None, device="cpu")
+        read_wrinkle_unet(path, None)
     assert SIDE_EFFECTS == []
 
 
 def test_pick_device():
-    """auto resolves to cpu or cuda; unknown names are refused; cuda without a GPU is a ModelError."""
+    """auto resolves to cpu or cuda; unknown names are refused; cuda without the provider is a ModelError."""
+    import onnxruntime
+
+    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
     assert pick_device("cpu") == "cpu"
-    assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("auto") == ("cuda" if has_cuda else "cpu")
     with pytest.raises(ValueError, match="device"):
         pick_device("gpu")
-    if not torch.cuda.is_available():
+    if not has_cuda:
         with pytest.raises(ModelError, match="cuda"):
             pick_device("cuda")
 
@@ -423,14 +508,9 @@ def test_probability_rejects_bad_images():
 
 def test_a_face_that_fits_one_tile_makes_one_network_call():
     """A photo that fits one tile at the working scale is run once, padded only by the margin."""
-    cnn = tiny_cnn(7)
-    calls = []
-    handle = cnn.model.register_forward_hook(lambda mod, inp, out: calls.append(tuple(inp[0].shape)))
-    try:
-        wrinkle_probability(cnn, textured_skin((60, 60)), 100.0)  # 120 px at WORK_IPD
-    finally:
-        handle.remove()
-    assert calls == [(1, 3, 120 + 2 * 32, 120 + 2 * 32)]
+    cnn = CountingNetwork(tiny_cnn(7))
+    wrinkle_probability(cnn, textured_skin((60, 60)), 100.0)  # 120 px at WORK_IPD
+    assert cnn.calls == [(1, 3, 120 + 2 * 32, 120 + 2 * 32)]
 
 
 def test_mirror_average_is_mirror_symmetric_where_one_pass_is_not():
@@ -450,10 +530,9 @@ def test_mirror_average_is_mirror_symmetric_where_one_pass_is_not():
 
 def test_mirror_average_is_the_mean_of_the_two_logits():
     """At the working scale: sigmoid of the mean of the photo's logits and the mirrored photo's, mirrored back."""
-    cnn = tiny_cnn(9)
-    with torch.no_grad():  # logits that differ by about one unit between the passes, where the mean of logits
-        cnn.model.head.weight.mul_(20.0)  # and the mean of probabilities part
-        cnn.model.head.bias.zero_()
+    # head ×20: logits that differ by about one unit between the passes, where the mean of logits
+    # and the mean of probabilities part
+    cnn = tiny_cnn(9, head_gain=20.0)
     rgb, _ = darken_line(textured_skin((64, 80), seed=7), (5, 10), (40, 55))  # not mirror-symmetric
     logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
     once = wrinkle_probability(cnn, rgb, 200.0).astype(np.float64)
@@ -464,20 +543,13 @@ def test_mirror_average_is_the_mean_of_the_two_logits():
 
 
 def test_mirror_average_runs_the_network_twice():
-    cnn = tiny_cnn(7)
-    calls = []
-    handle = cnn.model.register_forward_hook(lambda mod, inp, out: calls.append(tuple(inp[0].shape)))
-    try:
-        wrinkle_probability(cnn, textured_skin((60, 60)), 100.0, mirror_average=True)
-    finally:
-        handle.remove()
-    assert calls == [(1, 3, 184, 184)] * 2
+    cnn = CountingNetwork(tiny_cnn(7))
+    wrinkle_probability(cnn, textured_skin((60, 60)), 100.0, mirror_average=True)
+    assert cnn.calls == [(1, 3, 184, 184)] * 2
 
 
 def test_inference_preparation_folds_batch_norm_without_changing_the_function():
     """Folded and channels-last: no batch-norm layer left, same logits up to float rounding."""
-    from outcomes.features.wrinkle_cnn import prepare_for_inference
-
     torch.manual_seed(3)
     model = WrinkleUNet((4, 8, 8), 3)
     for m in model.modules():
@@ -499,7 +571,7 @@ def test_inference_preparation_folds_batch_norm_without_changing_the_function():
 
 def test_split_skip_convolution_equals_the_concatenated_one():
     """conv(cat(up, skip)) == conv_up(up) + conv_skip(skip), in eval mode only; training keeps the concatenation."""
-    from outcomes.features.wrinkle_cnn import _SkipConv
+    from outcomes.training.unet import _SkipConv
 
     torch.manual_seed(5)
     conv = _SkipConv(8 + 4, 6, 3, padding=1, bias=True).eval()

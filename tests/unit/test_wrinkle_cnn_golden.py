@@ -11,8 +11,11 @@ import pytest
 
 from outcomes.config import Config, WrinkleConfig
 from outcomes.features.wrinkle_cnn import wrinkle_probability
-from outcomes.features.wrinkle_fusion import PROJECT_DIR, load_configured_cnn, resolve_weights
+from outcomes.features.wrinkle_model import load_configured_cnn
 from outcomes.io import file_sha256
+from outcomes.model_store import find_model_file
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "wrinkle_cnn.npz"
 MAX_WEIGHTS_BYTES = 20 * 2**20
@@ -24,19 +27,28 @@ def golden_input() -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[420:660, 300:620]), 240.0
 
 
-def test_shipped_weights_are_pinned_small_and_carded():
-    """The default config's sha256 is the shipped file's and its model card's; the file is < 20 MB."""
+def test_shipped_models_are_pinned_small_and_carded():
+    """The default config's sha256s are the shipped ONNX files' and their model card's; each file is < 20 MB."""
     config = Config().wrinkles
-    path = resolve_weights(config.cnn_weights)
-    card = json.loads(path.with_suffix(".card.json").read_text())
-    assert file_sha256(path) == config.cnn_sha256 == card["sha256"]
-    assert path.stat().st_size < MAX_WEIGHTS_BYTES
+    float_path = find_model_file(config.cnn_weights, "wrinkles.cnn_weights")
+    int8_path = find_model_file(config.cnn_int8_weights, "wrinkles.cnn_int8_weights")
+    card = json.loads((float_path.parent / "wrinkle_unet.card.json").read_text())
+    assert file_sha256(float_path) == config.cnn_sha256 == card["onnx"]["float32"]["sha256"]
+    assert file_sha256(int8_path) == config.cnn_int8_sha256 == card["onnx"]["int8"]["sha256"]
+    assert file_sha256(float_path.parent / card["weights_file"]) == card["sha256"]  # the torch weights they came from
+    for path in (float_path, int8_path):
+        assert path.stat().st_size < MAX_WEIGHTS_BYTES
     assert card["architecture"]["name"] == "WrinkleUNet" and card["metrics"]["test"]["n_images"] > 0
+    # the int8 network keeps the float one's Dice on the held-out renders
+    for split in ("val", "test"):
+        float_dice = card["onnx"]["float32_metrics"][split]["onnx"]
+        int8_dice = card["onnx"]["int8"]["metrics"][split]["by_threshold"]["0.5"]["dice"]
+        assert abs(float_dice - int8_dice) <= 0.005
+        assert abs(float_dice - card["onnx"]["float32_metrics"][split]["torch"]) <= 1e-4
 
 
 def shipped_cnn(precision: str):  # noqa: ANN201 - WrinkleCNN
-    return load_configured_cnn(WrinkleConfig(detector="cnn", cnn_sha256=Config().wrinkles.cnn_sha256, device="cpu",
-                                             cnn_precision=precision))
+    return load_configured_cnn(WrinkleConfig(detector="cnn", device="cpu", cnn_precision=precision))
 
 
 # Float32 differs between CPUs only by summation order. The int8 network's integer sums are
@@ -51,7 +63,8 @@ def test_shipped_weights_reproduce_the_stored_output(precision):
     stored = np.load(GOLDEN)
     cnn = shipped_cnn(precision)
     assert cnn.precision == precision
-    assert str(stored["sha256"]) == cnn.sha256, "golden output is from other weights: run scripts/make_wrinkle_cnn_golden.py"
+    assert str(stored[f"sha256_{precision}"]) == cnn.sha256, \
+        "golden output is from other weights: run scripts/make_wrinkle_cnn_golden.py"
     rgb, ipd = golden_input()
     prob = wrinkle_probability(cnn, rgb, ipd)
     expected = stored[f"probability_{precision}"]
@@ -71,4 +84,4 @@ def test_int8_and_float32_find_the_same_lines_on_the_golden_input():
 
 def test_auto_precision_is_int8_on_cpu_for_the_shipped_weights():
     cnn = shipped_cnn("auto")
-    assert cnn.precision == "int8" and cnn.describe()["wrinkle-cnn"].endswith(" int8")
+    assert cnn.precision == "int8" and cnn.describe() == {"wrinkle_unet.int8.onnx": Config().wrinkles.cnn_int8_sha256}

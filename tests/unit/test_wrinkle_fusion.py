@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-import torch
+from test_wrinkle_cnn import tiny_cnn, tiny_model
 
 from outcomes.config import WrinkleConfig, config_from_mapping
 from outcomes.errors import ConfigError, ModelError
-from outcomes.features.wrinkle_cnn import WrinkleUNet
-from outcomes.features.wrinkle_fusion import find_wrinkles, fuse, load_configured_cnn, resolve_weights
-from outcomes.features.wrinkle_weights import WrinkleCNN, save_wrinkle_weights
+from outcomes.features.wrinkle_fusion import find_wrinkles, fuse
+from outcomes.features.wrinkle_model import WrinkleCNN, load_configured_cnn
 from outcomes.features.wrinkles import response_params
+from outcomes.model_store import MODELS_DIR_ENV, find_model_file, package_models_dir
+from outcomes.training.export import export_onnx
 
 SHAPE = (40, 50)
 
@@ -27,11 +26,6 @@ def maps(seed: int = 0):
     roi = np.zeros(SHAPE, bool)
     roi[5:35, 8:44] = True
     return prob, response, roi
-
-
-def tiny_cnn(seed: int = 0) -> WrinkleCNN:
-    torch.manual_seed(seed)
-    return WrinkleCNN(model=WrinkleUNet((4, 8)).eval(), path=Path("x.pt"), sha256="0" * 64, device="cpu")
 
 
 def skin_with_line(shape=(96, 120)) -> np.ndarray:
@@ -148,7 +142,7 @@ def test_cnn_detector_stays_in_the_roi():
     assert wmap.detector == "cnn" and wmap.mask.shape == roi.shape
     assert not wmap.mask[~roi].any() and np.all(wmap.response[~roi] == 0)
     np.testing.assert_array_equal(wmap.mask, (wmap.response >= 0.3) & roi)
-    assert wmap.params["model_sha256"] == "0" * 64 and wmap.params["threshold"] == 0.3
+    assert wmap.params["model_sha256"] == cnn.sha256 and wmap.params["threshold"] == 0.3
 
 
 def test_cnn_detector_applies_and_records_the_mirror_average():
@@ -199,6 +193,7 @@ def test_wrinkle_config_defaults_validate():
     ({"cnn_sha256": "a" * 65}, "wrinkles.cnn_sha256"),
     ({"cnn_sha256": "A" * 64}, "wrinkles.cnn_sha256"),
     ({"cnn_sha256": "g" * 64}, "wrinkles.cnn_sha256"),
+    ({"cnn_int8_sha256": "g" * 64}, "wrinkles.cnn_int8_sha256"),
     ({"cnn_weight": 1.5}, "wrinkles.cnn_weight"),
     ({"cnn_weight": -0.1}, "wrinkles.cnn_weight"),
     ({"threshold": 0.0}, "wrinkles.threshold"),
@@ -214,54 +209,90 @@ def test_wrinkle_config_rejects_bad_values(section, key):
         config_from_mapping({"wrinkles": section})
 
 
-# --------------------------------------------------------------------------- weights lookup
+# --------------------------------------------------------------------------- model lookup
 
 
-def test_absolute_weights_path_is_returned_as_given(tmp_path):
-    """An absolute path is not looked up (even when missing: loading reports it)."""
-    path = tmp_path / "missing.pt"
-    assert resolve_weights(path) == path
-    assert resolve_weights(str(path)) == path
+def test_absolute_model_path_is_used_as_given(tmp_path):
+    path = tmp_path / "w.onnx"
+    path.write_bytes(b"x")
+    assert find_model_file(path, "setting") == path and find_model_file(str(path), "setting") == path
+    with pytest.raises(ModelError, match="missing.onnx") as info:
+        find_model_file(tmp_path / "missing.onnx", "setting")
+    assert info.value.code == "model_not_found"
 
 
-def test_relative_weights_path_is_found_in_the_working_folder(tmp_path, monkeypatch):
-    """A relative path missing from the project folder is found in the working folder."""
+def test_a_model_name_is_found_along_the_search_path(tmp_path, monkeypatch):
+    """$OUTCOMES_MODELS_DIR folders first, in order, then the package's models folder."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+    (second / "only_b_3f9c.onnx").write_bytes(b"b")
+    (first / "wrinkle_unet.onnx").write_bytes(b"shadow")
+    monkeypatch.setenv(MODELS_DIR_ENV, f"{first}:{second}")
+    assert find_model_file("only_b_3f9c.onnx", "s") == second / "only_b_3f9c.onnx"
+    assert find_model_file("wrinkle_unet.onnx", "s") == first / "wrinkle_unet.onnx"  # searched before the package
+    monkeypatch.delenv(MODELS_DIR_ENV)
+    assert find_model_file("wrinkle_unet.onnx", "s") == package_models_dir() / "wrinkle_unet.onnx"
+
+
+def test_a_shadowing_model_with_another_checksum_is_refused(tmp_path, monkeypatch):
+    """A file found first on the search path that is not the configured model fails on its sha256."""
+    (tmp_path / "wrinkle_unet.int8.onnx").write_bytes(b"not the model")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    with pytest.raises(ModelError, match="sha256") as info:
+        load_configured_cnn(WrinkleConfig(device="cpu"))
+    assert info.value.code == "model_checksum"
+
+
+def test_a_relative_path_with_folders_is_found_in_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "only_here_3f9c.pt").write_bytes(b"x")
-    assert resolve_weights("sub/only_here_3f9c.pt") == tmp_path / "sub" / "only_here_3f9c.pt"
+    (tmp_path / "sub" / "only_here_3f9c.onnx").write_bytes(b"x")
+    assert find_model_file("sub/only_here_3f9c.onnx", "s") == tmp_path / "sub" / "only_here_3f9c.onnx"
 
 
-def test_missing_relative_weights_path_is_a_model_error(tmp_path, monkeypatch):
-    """A relative path found nowhere is a ModelError naming the path and how to run without the CNN."""
+def test_a_model_found_nowhere_names_the_folders_tried(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ModelError, match=r"no_such_weights_3f9c\.pt.*detector: classical"):
-        resolve_weights("models/no_such_weights_3f9c.pt")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    with pytest.raises(ModelError, match=r"no_such_3f9c\.onnx.*" + str(tmp_path).replace("/", ".")):
+        find_model_file("no_such_3f9c.onnx", "wrinkles.cnn_weights")
 
 
 def test_classical_config_loads_no_cnn():
     """detector classical loads nothing, whatever the weights settings say."""
-    assert load_configured_cnn(WrinkleConfig(detector="classical", cnn_weights="/nowhere/x.pt")) is None
+    assert load_configured_cnn(WrinkleConfig(detector="classical", cnn_weights="/nowhere/x.onnx")) is None
+
+
+def test_the_shipped_model_loads_int8_on_cpu_and_float32_when_asked():
+    cnn = load_configured_cnn(WrinkleConfig(device="cpu"))
+    assert cnn.precision == "int8" and cnn.path.name == "wrinkle_unet.int8.onnx" and cnn.stride == 8
+    assert cnn.sha256 == WrinkleConfig().cnn_int8_sha256
+    as_float = load_configured_cnn(WrinkleConfig(device="cpu", cnn_precision="float32"))
+    assert as_float.precision == "float32" and as_float.sha256 == WrinkleConfig().cnn_sha256
+    assert load_configured_cnn(WrinkleConfig(device="cpu", cnn_int8_weights="")).precision == "float32"
+    with pytest.raises(ModelError, match="cnn_int8_weights"):
+        load_configured_cnn(WrinkleConfig(device="cpu", cnn_int8_weights="", cnn_precision="int8"))
 
 
 def test_configured_cnn_is_checked_against_its_sha(tmp_path):
     """load_configured_cnn verifies the configured sha256: a mismatch names the file and the expected sha."""
-    torch.manual_seed(0)
-    path = tmp_path / "w.pt"
-    sha = save_wrinkle_weights(WrinkleUNet((4, 8)), path)
+    path = tmp_path / "w.onnx"
+    sha = export_onnx(tiny_model(0), path)
     wrong = "1" * 64
     with pytest.raises(ModelError) as info:
-        load_configured_cnn(WrinkleConfig(detector="fused", cnn_weights=str(path), cnn_sha256=wrong, device="cpu"))
+        load_configured_cnn(WrinkleConfig(detector="fused", cnn_weights=str(path), cnn_sha256=wrong, device="cpu",
+                                          cnn_int8_weights=""))
     assert str(path) in str(info.value) and wrong in str(info.value)
-    cnn = load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), cnn_sha256=sha, device="cpu"))
+    cnn = load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), cnn_sha256=sha, device="cpu",
+                                            cnn_int8_weights=""))
     assert isinstance(cnn, WrinkleCNN) and cnn.sha256 == sha and cnn.path == path and cnn.device == "cpu"
 
 
 def test_configured_cnn_missing_file_is_a_model_error(tmp_path):
     """A configured absolute path that does not exist fails with a ModelError naming it."""
-    path = tmp_path / "absent.pt"
-    with pytest.raises(ModelError, match="absent.pt"):
-        load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), device="cpu"))
+    path = tmp_path / "absent.onnx"
+    with pytest.raises(ModelError, match="absent.onnx"):
+        load_configured_cnn(WrinkleConfig(detector="cnn", cnn_weights=str(path), device="cpu", cnn_int8_weights=""))
 
 
 def test_restricting_a_wrinkle_map_zeroes_response_and_mask_outside_the_roi():

@@ -30,12 +30,12 @@ REPO = Path(__file__).resolve().parents[1]
 _TIMER = """
 import json, sys, time
 from pathlib import Path
+import importlib
+import outcomes
+import outcomes.pipeline as pipeline
 from outcomes.pipeline import assess_pair
-try:
-    from outcomes.runtime import load_models
-except ImportError:  # trees from before outcomes.runtime
-    from outcomes.pipeline import load_models
-import outcomes, sys
+# trees from before outcomes.runtime have load_models in the pipeline module
+load_models = getattr(pipeline, "load_models", None) or importlib.import_module("outcomes.runtime").load_models
 pairs = json.loads(sys.argv[1])
 start = time.perf_counter()
 models = load_models()

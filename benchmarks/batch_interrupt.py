@@ -86,7 +86,7 @@ def main() -> None:
                   f"{result['seconds']:.2f} s, resume command {'printed' if result['command'] else 'MISSING'}, "
                   f"{'traceback, ' if result['traceback'] else ''}resumed outputs "
                   f"{'identical' if same else 'DIFFER'}", flush=True)
-    fast = sum(r["seconds"] <= 5 and r["rc"] == 130 and not r["traceback"] and r["command"] for r in results)
+    fast = sum(bool(r["seconds"] <= 5 and r["rc"] == 130 and not r["traceback"] and r["command"]) for r in results)
     same = sum(r["resumed_identical"] for r in results)
     worst = max(r["seconds"] for r in results)
     print(f"\n{pairs} pairs a job; stopped within 5 s with the --resume command and no traceback: {fast}/{len(results)} "

@@ -10,6 +10,7 @@ from outcomes.color import SkinTone
 from outcomes.comparability import Comparability
 from outcomes.features.pigment import PihResult
 from outcomes.illumination import IlluminationFit
+from outcomes.schema import SCHEMA_VERSION, flag_objects, flag_texts
 from outcomes.scoring import GaisEstimate
 from outcomes.types import AlignedPair, Frame
 from outcomes.working_scale import homography_in_originals
@@ -78,7 +79,7 @@ class Assessment:
             return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
         return {
-            "schema_version": "1",
+            "schema_version": SCHEMA_VERSION,
             "gais": {
                 "grade": self.gais.grade,
                 "label": self.gais.label,
@@ -137,7 +138,7 @@ class Assessment:
                 "residual_delta_e": r(self.illumination.residual_delta_e, 3),
                 "correctable": self.illumination.correctable,
             },
-            "qc": {"usable": self.usable, "flags": list(self.qc_flags),
+            "qc": {"usable": self.usable, "flags": flag_texts(self.qc_flags), "flag_codes": flag_objects(self.qc_flags),
                    **(self.comparability.to_dict() if self.comparability is not None else {})},
             "provenance": self.provenance,
             "stage_ms": {k: round(v, 1) for k, v in self.stage_ms.items()},

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,6 @@ from outcomes.types import Frame, Landmarks, Photo
 from outcomes.working_scale import to_working_scale
 
 if TYPE_CHECKING:
-    from outcomes.features.jawline import JawProfiles
     from outcomes.features.laxity import LaxityValue
     from outcomes.features.wrinkles import WrinkleMap
     from outcomes.identity import FaceIdentity
@@ -64,18 +63,16 @@ class FaceAnalysis:
     masks : FaceMasks
     skin : ndarray, shape (H, W), bool
         Skin-coloured pixels of ``masks.face`` (False elsewhere).
-    wrinkles : WrinkleMap
-        The configured detector's map on ``masks.face``.
-    laxity : dict[str, LaxityValue]
-        Fold and jowl measures in the photo's own frame.
+    measured : dict[str, object]
+        Each registered measure's reading of the photo on its own, by measure name
+        (``outcomes.measures``): the wrinkle map on ``masks.face`` (``wrinkles``), fold and
+        jowl values with the jaw profiles a follow-up is matched to (``laxity``).
     config_sha256 : str
         The configuration the analysis was made with (``Config.sha256``).
     stage_ms : dict[str, float]
         Wall time of each step.
     identity : FaceIdentity or None
         The face's identity embedding (None when the models hold no identity model).
-    jaw_profiles : dict[str, JawProfiles]
-        L* profiles across each jaw contour, which a follow-up's are matched to.
     frame : Frame
         How ``photo`` (the working photo) relates to the original's pixels.
     """
@@ -85,13 +82,21 @@ class FaceAnalysis:
     lab: np.ndarray
     masks: FaceMasks
     skin: np.ndarray
-    wrinkles: WrinkleMap
-    laxity: dict[str, LaxityValue]
+    measured: dict[str, Any]
     config_sha256: str
     stage_ms: dict[str, float] = field(default_factory=dict)
     identity: FaceIdentity | None = None
-    jaw_profiles: dict[str, JawProfiles] = field(default_factory=dict)
     frame: Frame = field(default_factory=Frame)
+
+    @property
+    def wrinkles(self) -> WrinkleMap:
+        """The wrinkle map of the whole face (the wrinkle measure's reading)."""
+        return self.measured["wrinkles"]
+
+    @property
+    def laxity(self) -> dict[str, LaxityValue]:
+        """Laxity values by region (the laxity measure's reading)."""
+        return self.measured["laxity"].values
 
 
 def analyse_face(source: str | Path | Photo, models: Models, config: Config | None = None) -> FaceAnalysis:
@@ -122,8 +127,7 @@ def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Con
     caller locates another face. ``stage_ms``: timings so far, kept in front of its own.
     """
     from outcomes.color import skin_pixels, srgb_to_lab
-    from outcomes.features.laxity import fold_features, jawline_baseline
-    from outcomes.features.wrinkle_fusion import find_wrinkles
+    from outcomes.measures import PhotoContext, registered
 
     config = config or Config()
     clock = StageClock()
@@ -132,17 +136,16 @@ def measure_face(photo: Photo, landmarks: Landmarks, models: Models, config: Con
     lab = srgb_to_lab(photo.pixels)
     skin = skin_pixels(photo.pixels, masks.seed, lab=lab, within=masks.face)
     lap("colour_ms")
-    wrinkles = find_wrinkles(photo.pixels, landmarks.inter_pupil_distance, masks.face, models.wrinkle_cnn,
-                             config.wrinkles)
-    lap("wrinkles_ms")
-    jaw_values, jaw_profiles = jawline_baseline(landmarks, lab[..., 0])
-    laxity = {**jaw_values, **fold_features(landmarks, lab[..., 0])}
-    lap("laxity_ms")
+    context = PhotoContext(photo=photo, landmarks=landmarks, lab=lab, masks=masks, models=models, config=config)
+    measured = {}
+    for measure in registered():
+        measured[measure.name] = measure.measure_photo(context)
+        lap(f"{measure.name}_ms")
     identity = None if models.identity is None else models.identity.identify(photo, landmarks)
     lap("identity_ms")
-    return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, wrinkles=wrinkles,
-                        laxity=laxity, config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times},
-                        identity=identity, jaw_profiles=jaw_profiles, frame=frame or Frame())
+    return FaceAnalysis(photo=photo, landmarks=landmarks, lab=lab, masks=masks, skin=skin, measured=measured,
+                        config_sha256=config.sha256(), stage_ms={**(stage_ms or {}), **times},
+                        identity=identity, frame=frame or Frame())
 
 
 def face_masks(landmarks: Landmarks, shape: tuple[int, int]) -> FaceMasks:

@@ -30,6 +30,7 @@ import numpy as np
 
 from outcomes.config import LandmarkConfig
 from outcomes.errors import NoFaceError
+from outcomes.schema import SCHEMA_VERSION, flag_objects, flag_texts
 from outcomes.types import HeadPose, Landmarks, Photo
 
 SCHEME = "mediapipe-478"
@@ -452,13 +453,14 @@ def estimate_pose(points3d: np.ndarray, template: np.ndarray) -> HeadPose:
 def landmarks_to_dict(landmarks: Landmarks, photo: Photo) -> dict:
     """The contract's JSON for ``outcomes landmarks``."""
     return {
-        "schema_version": "1",
+        "schema_version": SCHEMA_VERSION,
         "image": {"width": photo.width, "height": photo.height, "sha256": photo.sha256},
         "faces_found": landmarks.faces_found,
         "points": np.round(landmarks.points, 3).tolist(),
         "scheme": landmarks.scheme,
         "anchors": {k: np.round(v, 3).tolist() for k, v in landmarks.anchors.items()},
         "pose_deg": {k: round(v, 2) for k, v in landmarks.pose.as_dict().items()},
-        "qc_flags": list(landmarks.qc_flags),
+        "qc_flags": flag_texts(landmarks.qc_flags),
+        "qc_flag_codes": flag_objects(landmarks.qc_flags),
     }
 

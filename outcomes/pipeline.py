@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from outcomes import __version__
 from outcomes._timing import StageClock
 from outcomes.align import register, sampling_maps, warp_to_before
 from outcomes.config import Config
@@ -31,12 +30,12 @@ from outcomes.face_analysis import (
     restrict_wrinkles,
 )
 from outcomes.io import read_photo
+from outcomes.schema import SCHEMA_VERSION, QcFlag, flag_objects, flag_texts, run_identity
 from outcomes.types import AlignedPair, Landmarks, Photo
-from outcomes.working_scale import homography_in_originals, to_working_scale
+from outcomes.working_scale import homography_in_originals, mask_in_original, to_working_scale
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
-    from outcomes.features.wrinkles import WrinkleMap
     from outcomes.identity import FaceIdentity
     from outcomes.runtime import Models
 
@@ -122,7 +121,7 @@ def alignment_to_dict(pair: AlignedPair, config: Config) -> dict:
     reg = pair.registration
     to_original_px = 1.0 / pair.before_frame.mean_scale
     return {
-        "schema_version": "1",
+        "schema_version": SCHEMA_VERSION,
         "after_to_before": np.round(homography_in_originals(reg.after_to_before, pair.before_frame,
                                                             pair.after_frame), 10).tolist(),
         "residual_px": round(reg.residual_px * to_original_px, 4),
@@ -130,19 +129,10 @@ def alignment_to_dict(pair: AlignedPair, config: Config) -> dict:
         "local_max_px": round(reg.local_max_px * to_original_px, 3),
         "pose_change_deg": {k: round(v, 2) for k, v in reg.pose_change.as_dict().items()},
         "ok": reg.ok,
-        "qc_flags": list(reg.qc_flags),
+        "qc_flags": flag_texts(reg.qc_flags),
+        "qc_flag_codes": flag_objects(reg.qc_flags),
         "stage_ms": {k: round(v, 1) for k, v in reg.stage_ms.items()},
-        "provenance": provenance(config, pair.before, pair.after),
-    }
-
-
-def provenance(config: Config, *photos: Photo) -> dict:
-    """Package version, config hash and input hashes for any output."""
-    return {
-        "package_version": __version__,
-        "config_sha256": config.sha256(),
-        # Hashes, not file names: names of clinical photos may identify people.
-        "inputs_sha256": [p.sha256 for p in photos],
+        "provenance": run_identity(config, photos=(pair.before, pair.after)),
     }
 
 
@@ -179,19 +169,11 @@ def assess_pair(
     from outcomes.assessment import Assessment, RegionChange
     from outcomes.color import SkinTone, ita_deg, skin_pixels, skin_tone, srgb_to_lab
     from outcomes.comparability import check_comparability, pih_not_assessable
-    from outcomes.features.laxity import (
-        DEEPENED_FOLD_PERCENT,
-        NOT_ASSESSABLE,
-        fold_bands,
-        fold_features,
-        jawline_follow_up,
-    )
-    from outcomes.features.pigment import check_pih
-    from outcomes.features.wrinkle_regions import region_wrinkle_features
+    from outcomes.features.laxity import NOT_ASSESSABLE
     from outcomes.illumination import apply_illumination, normalise_illumination
+    from outcomes.measures import Comparison, PairContext, registered
     from outcomes.regions import region_masks
-    from outcomes.resolution import match_blur
-    from outcomes.scoring import FOLDS, ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
+    from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
 
     config = config or Config()
     clock = StageClock()
@@ -254,38 +236,6 @@ def assess_pair(
     lap("colour_ms")
     regions = region_masks(b_lm, shape, base.skin & skin_a & valid, config.regions.min_skin_fraction)
     lap("regions_ms")
-    # Both maps are detected on the whole face (BEFORE's, and the same area of AFTER) and
-    # measured on the skin both photos show.
-    roi = face_roi(masks.oval, regions.masks)
-    map_b = restrict_wrinkles(base.wrinkles, roi)
-    # AFTER in its own frame with BEFORE's lighting: wrinkles and jawline are read there.
-    after_native = apply_illumination(pair.after.pixels, fit)
-    map_a = restrict_wrinkles(_after_wrinkles_in_before_frame(pair, after_native, masks.face, models, config), roi)
-    lap("wrinkles_ms")
-    lax_b = base.laxity
-    lighting_support = 1.0 - fit.nonuniformity / max(config.illumination.max_nonuniformity, 1e-6)
-    lax_a = {**fold_features(pair.after_landmarks, lab_a[..., 0], frame_landmarks=b_lm,
-                             lighting_support=lighting_support),
-             **jawline_follow_up(pair.after_landmarks, after_native, b_lm,
-                                 base.jaw_profiles, lax_b, np.linalg.inv(pair.registration.after_to_before))}
-    lap("laxity_ms")
-    # Line contrast is compared at the softer photo's sharpness: a follow-up taken
-    # farther away or less sharp must not read as smoother skin.
-    light_b, light_a, blur_px = match_blur(lab_b[..., 0], lab_a[..., 0], _union(regions.masks, shape))
-    changes: dict[str, RegionChange] = {}
-    for name, mask in regions.masks.items():
-        # Paired: both measured on the union of both photos' lines, so a line
-        # that fades below detection at follow-up counts with its faded depth.
-        wb = region_wrinkle_features(map_b, light_b, mask, regions.mm_per_px, reference=map_a)
-        wa = region_wrinkle_features(map_a, light_a, mask, regions.mm_per_px, reference=map_b)
-        lb, la = lax_b.get(name), lax_a.get(name)
-        changes[name] = RegionChange(
-            wrinkle_before=wb.severity, wrinkle_after=wa.severity,
-            laxity_before=None if lb is None else lb.value, laxity_after=None if la is None else la.value,
-            laxity_confidence=None if lb is None else min(lb.confidence, la.confidence),
-            wrinkle_detail_before=_wrinkle_detail(wb), wrinkle_detail_after=_wrinkle_detail(wa),
-        )
-    lap("region_features_ms")
     tone_mask = np.zeros(shape, bool)
     for name in ("cheek_right", "cheek_left", "forehead"):
         if name in regions.masks:
@@ -300,15 +250,30 @@ def assess_pair(
         tone = skin_tone(ita_b, fitzpatrick)
     pih_skipped = pih_not_assessable(comparable, b_lm, pair.after_landmarks, pair.registration.after_to_before,
                                      regions.masks, config.expression)
-    not_pigment = map_b.mask | map_a.mask | _near_non_skin(base.skin & skin_a, ipd, config.pigment)
-    # A fold that deepened darkens its band as a deepened wrinkle darkens its line: laxity, not pigment.
-    deepened = [n for n in lax_a if n.startswith(FOLDS) and n in lax_b
-                and lax_a[n].value - lax_b[n].value > DEEPENED_FOLD_PERCENT]
-    if deepened:
-        not_pigment = not_pigment | fold_bands(b_lm, shape, deepened)
-    pih = check_pih(lab_b, lab_a, {n: m for n, m in regions.masks.items() if n not in pih_skipped}, ipd,
-                    config.pigment, exclude=not_pigment)
-    lap("pih_ms")
+    # Every registered measure compares the pair in BEFORE's frame, in registry order; what
+    # each explains (a line, a deepened fold) is left out of the pigment check after it.
+    context = PairContext(
+        base=base, pair=pair, after_native=apply_illumination(pair.after.pixels, fit), lab_after=lab_a,
+        illumination=fit, regions=regions, roi=face_roi(masks.oval, regions.masks), skin_both=base.skin & skin_a,
+        not_pigment=_near_non_skin(base.skin & skin_a, ipd, config.pigment), pih_not_assessable=pih_skipped,
+        models=models, config=config)
+    compared: dict[str, Comparison] = {}
+    for measure in registered():
+        compared[measure.name] = result = measure.compare(context, base.measured[measure.name])
+        if result.explains is not None:
+            context = dataclasses.replace(context, not_pigment=context.not_pigment | result.explains)
+        lap(f"{measure.name}_ms")
+    wrinkles, laxity_readings = compared["wrinkles"], compared["laxity"].regions
+    pih = compared["pigment"].extra["pih"]
+    changes: dict[str, RegionChange] = {}
+    for name in regions.masks:
+        w, lx = wrinkles.regions[name], laxity_readings.get(name)
+        changes[name] = RegionChange(
+            wrinkle_before=w.before, wrinkle_after=w.after,
+            laxity_before=None if lx is None else lx.before, laxity_after=None if lx is None else lx.after,
+            laxity_confidence=None if lx is None else lx.confidence,
+            wrinkle_detail_before=w.detail_before, wrinkle_detail_after=w.detail_after,
+        )
     lax = [n for n, c in changes.items() if c.laxity_before is not None and c.laxity_after is not None]
     score, wrinkle, laxity = improvement_score(
         {n: c.wrinkle_before for n, c in changes.items()}, {n: c.wrinkle_after for n, c in changes.items()},
@@ -326,62 +291,25 @@ def assess_pair(
     lap("score_ms")
     flags = list(pair.registration.qc_flags) + list(comparable.flags)
     if models.gais_scorer is not None and models.gais_scorer.config_sha256 not in ("", config.sha256()):
-        flags.append("scorer_config_differs: the GAIS scorer was calibrated on pairs assessed with another "
-                      "configuration")
+        flags.append(QcFlag("scorer_config_differs", "the GAIS scorer was calibrated on pairs assessed with "
+                            "another configuration").text)
     if not fit.correctable:
-        flags.append(f"lighting_not_correctable: {fit.reason}")
+        flags.append(QcFlag("lighting_not_correctable", fit.reason).text)
     if ita_b is None and fitzpatrick is None:
         flags.append("skin_tone_not_measured")
     if len(changes) < config.regions.min_regions:
-        flags.append(f"too_few_regions: {len(changes)} scored, need {config.regions.min_regions}")
+        flags.append(QcFlag("too_few_regions", f"{len(changes)} scored, need {config.regions.min_regions}").text)
     usable = (pair.registration.ok and fit.correctable and len(changes) >= config.regions.min_regions
               and comparable.usable)
     return Assessment(
         pair=pair, after_normalised=after_rgb, gais=gais, skin_before=tone, ita_after=ita_a, pih=pih,
         regions=changes, omitted_regions=regions.omitted, illumination=fit, usable=usable,
-        qc_flags=tuple(flags), provenance={**provenance(config, pair.before, pair.after), "models": models.describe()},
-        stage_ms=times, wrinkle_mask_before=map_b.mask, wrinkle_mask_after=map_a.mask,
+        qc_flags=tuple(flags), provenance=run_identity(config, models, (pair.before, pair.after)),
+        stage_ms=times, wrinkle_mask_before=wrinkles.extra["mask_before"], wrinkle_mask_after=wrinkles.extra["mask_after"],
         region_masks=regions.masks, not_assessable=dict(NOT_ASSESSABLE), comparability=comparable,
-        pih_not_assessable=pih_skipped, relative_blur_px=blur_px, frames=(base.frame, after_frame),
+        pih_not_assessable=pih_skipped, relative_blur_px=wrinkles.extra["relative_blur_px"],
+        frames=(base.frame, after_frame),
     )
-
-
-def _after_wrinkles_in_before_frame(pair: AlignedPair, after_native: np.ndarray, face: np.ndarray, models: Models,
-                                   config: Config) -> WrinkleMap:
-    """Detect wrinkles on AFTER in its own frame (``after_native``: its pixels with the
-    lighting correction applied), then carry the map into BEFORE's.
-
-    Detecting on the resampled AFTER would compare a once-interpolated photo
-    with an original one: interpolation softens fine creases and biases the
-    change towards "improved". The response map is smooth, so warping it
-    costs little. The detector sees the same face area in both photos
-    (BEFORE's ``face`` mask mapped into AFTER).
-    """
-    import cv2
-
-    from outcomes.features.wrinkle_fusion import find_wrinkles
-
-    after = after_native
-    face_after = cv2.warpPerspective(
-        face.astype(np.uint8), pair.registration.after_to_before, (after.shape[1], after.shape[0]),
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-    ).astype(bool)
-    native = find_wrinkles(after, pair.after_landmarks.inter_pupil_distance, face_after,
-                           models.wrinkle_cnn, config.wrinkles)
-    size = (pair.before.width, pair.before.height)
-    # Response and mask in one resampling (two channels), on the maps of the photo's warp.
-    both = np.dstack([native.response.astype(np.float32), native.mask.astype(np.float32)])
-    warped, valid = warp_to_before(both, pair.registration, size, maps=pair.sampling_maps)
-    response, mask = warped[..., 0], warped[..., 1]
-    return dataclasses.replace(native, response=response * valid, mask=(mask >= 0.5) & valid,
-                      ipd_px=pair.before_landmarks.inter_pupil_distance)
-
-
-def _union(masks: dict[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(shape, bool)
-    for m in masks.values():
-        out |= m
-    return out
 
 
 def _near_non_skin(skin_both: np.ndarray, ipd_px: float, pigment) -> np.ndarray:  # noqa: ANN001
@@ -399,10 +327,6 @@ def _near_non_skin(skin_both: np.ndarray, ipd_px: float, pigment) -> np.ndarray:
     return cv2.dilate((~skin_both).astype(np.uint8), disk).astype(bool)
 
 
-def _wrinkle_detail(features) -> dict[str, float]:  # noqa: ANN001 - RegionWrinkles
-    return {"area_fraction": features.area_fraction, "length_per_cm2": features.length_per_cm2, "depth": features.depth}
-
-
 @dataclass(frozen=True)
 class PhotoWrinkles:
     """Wrinkles found on one photo, for ``outcomes wrinkles``."""
@@ -415,7 +339,7 @@ class PhotoWrinkles:
 
     def to_dict(self) -> dict:
         return {
-            "schema_version": "1",
+            "schema_version": SCHEMA_VERSION,
             "image": {"width": self.photo.width, "height": self.photo.height, "sha256": self.photo.sha256},
             "detector": self.detector,
             "wrinkle_area_fraction": round(float(self.mask.mean()), 6),
@@ -427,20 +351,22 @@ class PhotoWrinkles:
 def detect_photo_wrinkles(photo: Photo, models: Models, config: Config | None = None) -> PhotoWrinkles:
     """Landmarks, skin-only regions and wrinkle features of one photo."""
     from outcomes.features.wrinkle_regions import region_wrinkle_features
+    from outcomes.measures.wrinkles import wrinkle_detail
     from outcomes.regions import region_masks
 
     config = config or Config()
     face = analyse_face(photo, models, config)
-    regions = region_masks(face.landmarks, photo.pixels.shape[:2], face.skin, config.regions.min_skin_fraction)
+    regions = region_masks(face.landmarks, face.photo.pixels.shape[:2], face.skin, config.regions.min_skin_fraction)
     wmap = restrict_wrinkles(face.wrinkles, face_roi(face.masks.oval, regions.masks))
     lab = face.lab
     features = {}
     for name, mask in regions.masks.items():
         f = region_wrinkle_features(wmap, lab, mask, regions.mm_per_px)
-        features[name] = {**_wrinkle_detail(f), "severity": f.severity}
+        features[name] = {**wrinkle_detail(f), "severity": f.severity}
     kind = {"classical": "classical filters", "cnn": "wrinkle CNN",
             "cnn+classical": f"wrinkle CNN fused with classical filters (CNN weight {config.wrinkles.cnn_weight:g})"}
     detector = {"name": wmap.detector, "kind": kind[wmap.detector]}
     if wmap.detector != "classical":  # the model as the map recorded it when it was made
         detector.update({key: wmap.params[key] for key in ("model_sha256", "mirror_average")})
-    return PhotoWrinkles(photo=photo, mask=wmap.mask, regions=features, omitted=regions.omitted, detector=detector)
+    mask = mask_in_original(wmap.mask, face.frame, (photo.width, photo.height))
+    return PhotoWrinkles(photo=photo, mask=mask, regions=features, omitted=regions.omitted, detector=detector)

@@ -136,3 +136,23 @@ def warp_to_original_before(after_pixels: np.ndarray, pair, before_size: tuple[i
         out[r0:r1] = cv2.remap(after_pixels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                borderValue=0)
     return out
+
+
+def mask_in_original(mask: np.ndarray, frame: Frame, size: tuple[int, int]) -> np.ndarray:
+    """A working photo's bool mask in the original photo's pixels (nearest neighbour; False outside the crop).
+
+    Parameters
+    ----------
+    mask : ndarray, shape (h, w), bool
+    frame : Frame
+    size : (width, height)
+        Of the original photo.
+    """
+    import cv2
+
+    if frame.is_identity:
+        return mask
+    to_working = frame.to_working()[:2]
+    out = cv2.warpAffine(mask.astype(np.uint8), to_working, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out.astype(bool)

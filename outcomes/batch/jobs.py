@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outcomes.errors import OutcomesError
+from outcomes.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from outcomes.assessment import Assessment
@@ -147,7 +148,7 @@ def assess_group(tasks: Sequence[PairTask], models: Models, config: Config) -> I
         if failure is None:
             yield assess_task(task, models, config, baseline=baseline, extra_seconds=extra)
         else:
-            yield _outcome(task, {"schema_version": "1"}, None, *failure, seconds=extra)
+            yield _outcome(task, {"schema_version": SCHEMA_VERSION}, None, *failure, seconds=extra)
         extra = 0.0
 
 
@@ -172,9 +173,9 @@ def assess_task(task: PairTask, models: Models, config: Config, *, baseline: Fac
         error, trace = None, None
         thumbnail = thumbnail_jpeg(assessment)
     except OutcomesError as exc:
-        record, error, trace = {"schema_version": "1"}, str(exc), None
+        record, error, trace = {"schema_version": SCHEMA_VERSION}, str(exc), None
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the job goes on
-        record, error, trace = {"schema_version": "1"}, f"unexpected {type(exc).__name__}: {exc}", \
+        record, error, trace = {"schema_version": SCHEMA_VERSION}, f"unexpected {type(exc).__name__}: {exc}", \
             traceback.format_exc()
     return _outcome(task, record, thumbnail, error, trace, seconds=time.perf_counter() - start + extra_seconds)
 

@@ -45,12 +45,12 @@ def job_identity(config: Config, scorer_path: str | Path | None) -> dict:
     """What must not change between a job and its --resume (see ``store.IDENTITY_FIELDS``)."""
     from importlib.metadata import version
 
-    from outcomes import __version__
     from outcomes.io import file_sha256
+    from outcomes.schema import run_identity
 
     cnn = None if config.wrinkles.detector == "classical" else config.wrinkles.cnn_sha256
     return {
-        "package_version": __version__, "config_sha256": config.sha256(), "wrinkle_detector": config.wrinkles.detector,
+        **run_identity(config), "wrinkle_detector": config.wrinkles.detector,
         "wrinkle_cnn_sha256": cnn, "mediapipe": version("mediapipe"),  # without importing it here
         "gais_scorer_sha256": None if scorer_path is None else file_sha256(scorer_path),
         "gais_scorer": None if scorer_path is None else str(scorer_path),

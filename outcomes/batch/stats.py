@@ -27,6 +27,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from outcomes.schema import SCHEMA_VERSION
+
 RESPONDER_MAX_GRADE = 3
 MIN_GROUP_SUBJECTS = 10
 FITZPATRICK_GROUPS = {"I": "I-II", "II": "I-II", "III": "III-IV", "IV": "III-IV", "V": "V-VI", "VI": "V-VI"}
@@ -171,7 +173,7 @@ class TrialSummary:
             return {k: v.to_dict() for k, v in d.items()}
 
         return {
-            "schema_version": "1",
+            "schema_version": SCHEMA_VERSION,
             "view": self.view,
             "counts": dict(self.counts),
             "responder_rate": {

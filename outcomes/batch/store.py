@@ -24,6 +24,7 @@ from urllib.parse import quote
 from outcomes.batch.jobs import PairOutcome, PairTask
 from outcomes.errors import BatchError
 from outcomes.io import write_bytes, write_json
+from outcomes.schema import SCHEMA_VERSION
 
 # job.json fields that must match for --resume to add to the same results.
 IDENTITY_FIELDS = ("package_version", "config_sha256", "wrinkle_detector", "wrinkle_cnn_sha256",
@@ -75,7 +76,7 @@ class ResultStore:
                                  f"({'; '.join(differ)}); use another --out for a new job")
         self.pairs.mkdir(parents=True, exist_ok=True)
         self.thumbnails.mkdir(parents=True, exist_ok=True)
-        write_json(self.job_file, {**(previous or {}), **identity, "schema_version": "1"})
+        write_json(self.job_file, {**(previous or {}), **identity, "schema_version": SCHEMA_VERSION})
         return previous is not None
 
     def read_job(self) -> dict | None:

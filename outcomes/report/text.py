@@ -77,9 +77,11 @@ _FLAG_WORDS = {
 
 def flag_words(flag: str) -> str:
     """A QC flag code in plain words (plain text, not escaped); unknown codes are shown as they are."""
+    from outcomes.schema import QcFlag
+
     flag = str(flag)
-    code, _, detail = flag.partition(":")
-    code, detail = code.strip(), detail.strip()
+    parsed = QcFlag.parse(flag)
+    code, detail = parsed.code, parsed.detail
     who = ""
     for prefix, photo in (("before_", "BEFORE photo: "), ("after_", "AFTER photo: ")):
         if code.startswith(prefix) and code[len(prefix):] in _FLAG_WORDS:

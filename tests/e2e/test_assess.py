@@ -134,7 +134,7 @@ def test_assessment_json_follows_the_contract(sample_assessments):
                                "laxity_before", "laxity_after", "laxity_change"}
     assert d["regions"]["glabella"]["laxity_before"] is None  # laxity only where it applies
     assert set(d["alignment"]) >= {"ok", "residual_rel_ipd", "after_to_before"}
-    assert set(d["qc"]) == {"usable", "flags", "identity", "expression"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
+    assert set(d["qc"]) == {"usable", "flags", "flag_codes", "identity", "expression"} and set(d["provenance"]) >= {"package_version", "models", "config_sha256"}
 
     json.dumps(d, allow_nan=False)
 

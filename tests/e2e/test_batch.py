@@ -104,6 +104,37 @@ def test_outputs_and_the_failed_pair_is_a_row(local_run):
     assert "NF day90 frontal: error" in log and "finished: 7 pairs" in log
 
 
+def test_every_table_header_sits_over_its_column(local_run):
+    """Numbers are right-aligned: a header over a numeric column is too (else it reads as the next column's)."""
+    from html.parser import HTMLParser
+
+    class Tables(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr" and self.tables:
+                self.tables[-1].append([])
+            elif tag in ("td", "th") and self.tables and self.tables[-1]:
+                self.tables[-1][-1].append((tag, dict(attrs).get("class") or ""))
+
+    parser = Tables()
+    parser.feed((local_run / "report.html").read_text())
+    checked = 0
+    for table in parser.tables:
+        header, rows = table[0], [r for r in table[1:] if r]
+        for row in rows:
+            assert len(row) == len(header), (header, row)
+        for i, (_, header_class) in enumerate(header):
+            if rows and all(row[i][1] == "n" for row in rows):
+                assert header_class == "n", (i, header)
+                checked += 1
+    assert checked >= 10
+
+
 def _records(out: Path) -> list[Path]:
     return sorted((out / "pairs").glob("*.json")) if (out / "pairs").is_dir() else []
 

@@ -27,6 +27,9 @@ class RegionChange:
     laxity_confidence: float | None = None
     wrinkle_detail_before: dict[str, float] = field(default_factory=dict)
     wrinkle_detail_after: dict[str, float] = field(default_factory=dict)
+    # Readings of registered measures other than wrinkles, laxity and pigment, by measure name:
+    # (before, after), reported as ``<name>_before``, ``<name>_after`` and ``<name>_change``.
+    other: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @property
     def wrinkle_change(self) -> float:
@@ -118,6 +121,9 @@ class Assessment:
                     "laxity_change": r(c.laxity_change, 3), "laxity_confidence": r(c.laxity_confidence, 2),
                     "wrinkle_detail_before": {k: r(v) for k, v in c.wrinkle_detail_before.items()},
                     "wrinkle_detail_after": {k: r(v) for k, v in c.wrinkle_detail_after.items()},
+                    **{f"{m}_{part}": r(value) for m, (before, after) in c.other.items()
+                       for part, value in (("before", before), ("after", after),
+                                           ("change", None if before is None or after is None else after - before))},
                 }
                 for name, c in self.regions.items()
             },

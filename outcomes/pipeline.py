@@ -171,7 +171,7 @@ def assess_pair(
     from outcomes.comparability import check_comparability, pih_not_assessable
     from outcomes.features.laxity import NOT_ASSESSABLE
     from outcomes.illumination import apply_illumination, normalise_illumination
-    from outcomes.measures import Comparison, PairContext, registered
+    from outcomes.measures import BUILT_IN_MEASURES, Comparison, PairContext, registered
     from outcomes.regions import region_masks
     from outcomes.scoring import ScoringFeatures, estimate_gais, improvement_score, mean_severity_drop
 
@@ -265,6 +265,7 @@ def assess_pair(
         lap(f"{measure.name}_ms")
     wrinkles, laxity_readings = compared["wrinkles"], compared["laxity"].regions
     pih = compared["pigment"].extra["pih"]
+    others = [n for n in compared if n not in BUILT_IN_MEASURES]  # reported region by region as they are
     changes: dict[str, RegionChange] = {}
     for name in regions.masks:
         w, lx = wrinkles.regions[name], laxity_readings.get(name)
@@ -273,6 +274,8 @@ def assess_pair(
             laxity_before=None if lx is None else lx.before, laxity_after=None if lx is None else lx.after,
             laxity_confidence=None if lx is None else lx.confidence,
             wrinkle_detail_before=w.detail_before, wrinkle_detail_after=w.detail_after,
+            other={m: (compared[m].regions[name].before, compared[m].regions[name].after)
+                   for m in others if name in compared[m].regions},
         )
     lax = [n for n, c in changes.items() if c.laxity_before is not None and c.laxity_after is not None]
     score, wrinkle, laxity = improvement_score(

@@ -19,7 +19,11 @@ REGISTRY: tuple[tuple[str, str], ...] = (
     ("outcomes.measures.pigment", "PigmentMeasure"),
 )
 
-__all__ = ["REGISTRY", "Comparison", "Measure", "PairContext", "PhotoContext", "RegionReading", "registered"]
+# Their readings have their own fields in the contract's JSON (regions' wrinkle_* and
+# laxity_*, pih); any other measure's are reported per region as <name>_before/_after/_change.
+BUILT_IN_MEASURES = ("wrinkles", "laxity", "pigment")
+
+__all__ = ["BUILT_IN_MEASURES", "REGISTRY", "Comparison", "Measure", "PairContext", "PhotoContext", "RegionReading", "registered"]
 
 
 def registered() -> tuple[Measure, ...]:

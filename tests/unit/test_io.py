@@ -596,3 +596,16 @@ def test_write_png_rejects_bad_arrays_and_leaves_nothing(tmp_path, bad):
     with pytest.raises(ValueError):
         write_png(tmp_path / "out.png", bad)
     assert os.listdir(tmp_path) == []
+
+
+def test_very_large_png_round_trips(tmp_path):
+    """Above 16 megapixels PNGs are encoded by the fast path; the pixels are the same."""
+    rng = np.random.default_rng(3)
+    pixels = np.repeat(np.repeat(rng.integers(0, 255, (420, 410, 3), dtype=np.uint8), 10, axis=0), 10, axis=1)
+    assert pixels.shape[0] * pixels.shape[1] > 16_000_000
+    target = tmp_path / "big.png"
+    write_png(target, pixels)
+    np.testing.assert_array_equal(np.asarray(Image.open(target).convert("RGB")), pixels)
+    grey = pixels[..., 0].copy()
+    write_png(target, grey)
+    np.testing.assert_array_equal(np.asarray(Image.open(target)), grey)

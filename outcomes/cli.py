@@ -28,7 +28,8 @@ def _landmarks(args: argparse.Namespace) -> None:
     from outcomes.pipeline import locate_face
     from outcomes.runtime import load_models
 
-    outputs = check_outputs({"--json": args.json, "--overlay": args.overlay}, {"IMAGE": args.image})
+    outputs = {o.option: o for o in check_outputs({"--json": args.json, "--overlay": args.overlay},
+                                                  _inputs(args, IMAGE=args.image))}
     config = load_config(args.config)
     photo = read_photo(args.image, config.input)  # a bad file fails before models load
     models = load_models(config)
@@ -36,12 +37,12 @@ def _landmarks(args: argparse.Namespace) -> None:
         photo, landmarks = locate_face(photo, models, config)
     finally:
         models.close()
-    writers = {outputs[0]: lambda: json_bytes(landmarks_to_dict(landmarks, photo))}
-    if args.overlay:
+    writers = {outputs["--json"]: lambda: json_bytes(landmarks_to_dict(landmarks, photo))}
+    if "--overlay" in outputs:
         from outcomes.io import png_bytes
         from outcomes.overlay import draw_landmarks
 
-        writers[outputs[1]] = lambda: png_bytes(draw_landmarks(photo.pixels, landmarks))
+        writers[outputs["--overlay"]] = lambda: png_bytes(draw_landmarks(photo.pixels, landmarks))
     commit_outputs(writers)
     for flag in landmarks.qc_flags:
         if flag.startswith("face_rotated"):
@@ -54,8 +55,8 @@ def _align(args: argparse.Namespace) -> None:
     from outcomes.pipeline import align_photos, alignment_to_dict
     from outcomes.runtime import load_models
 
-    outputs = check_outputs({"--json": args.json, "--out-image": args.out_image},
-                            {"BEFORE": args.before, "AFTER": args.after})
+    outputs = {o.option: o for o in check_outputs({"--json": args.json, "--out-image": args.out_image},
+                                                  _inputs(args, BEFORE=args.before, AFTER=args.after))}
     config = load_config(args.config)
     before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
     models = load_models(config)
@@ -63,12 +64,12 @@ def _align(args: argparse.Namespace) -> None:
         pair = align_photos(before, after, models, config)
     finally:
         models.close()
-    writers = {outputs[0]: lambda: json_bytes(alignment_to_dict(pair, config))}
-    if args.out_image:
+    writers = {outputs["--json"]: lambda: json_bytes(alignment_to_dict(pair, config))}
+    if "--out-image" in outputs:
         from outcomes.io import png_bytes
         from outcomes.working_scale import warp_to_original_before
 
-        writers[outputs[1]] = lambda: png_bytes(warp_to_original_before(after.pixels, pair,
+        writers[outputs["--out-image"]] = lambda: png_bytes(warp_to_original_before(after.pixels, pair,
                                                                         (before.width, before.height)))
     commit_outputs(writers)
     if not pair.registration.ok:
@@ -81,10 +82,10 @@ def _assess(args: argparse.Namespace) -> None:
     from outcomes.pipeline import assess_pair
     from outcomes.runtime import load_models
 
-    if not args.json and not args.report:
+    if args.json is None and args.report is None:
         raise OutcomesError("assess: give --json OUT, --report OUT.html or both", code="usage")
     outputs = {o.option: o for o in check_outputs({"--json": args.json, "--report": args.report},
-                                                  {"BEFORE": args.before, "AFTER": args.after})}
+                                                  _inputs(args, BEFORE=args.before, AFTER=args.after))}
     fitzpatrick = None if args.fitzpatrick is None else fitzpatrick_type(args.fitzpatrick)
     config = load_config(args.config)
     before, after = read_photo(args.before, config.input), read_photo(args.after, config.input)
@@ -106,6 +107,12 @@ def _assess(args: argparse.Namespace) -> None:
         print(f"outcomes: warning: pair not usable: {', '.join(assessment.qc_flags)}", file=sys.stderr)
 
 
+def _inputs(args: argparse.Namespace, **named: str) -> dict[str, str]:
+    """The command's input files by name, with the configuration and scorer files if given."""
+    extra = {"--config": getattr(args, "config", None), "--scorer": getattr(args, "scorer", None)}
+    return {**named, **{k: v for k, v in extra.items() if v}}
+
+
 def assessment_summary(assessment, paths: list[Path]) -> str:  # noqa: ANN001 - Assessment
     """One line: grade, score, PIH, usable, where the outputs went."""
     g = assessment.gais
@@ -124,7 +131,7 @@ def _wrinkles(args: argparse.Namespace) -> None:
     from outcomes.runtime import load_models
 
     outputs = {o.option: o for o in check_outputs({"--mask": args.mask, "--json": args.json,
-                                                   "--overlay": args.overlay}, {"IMAGE": args.image})}
+                                                   "--overlay": args.overlay}, _inputs(args, IMAGE=args.image))}
     config = load_config(args.config)
     photo = read_photo(args.image, config.input)
     models = load_models(config)
@@ -150,8 +157,11 @@ def _calibrate(args: argparse.Namespace) -> None:
 
     if args.folds < 2:
         raise OutcomesError(f"--folds: need at least 2 cross-validation folds, got {args.folds}")
+    check_outputs({"--out": args.out}, _inputs(args, **{"RATINGS.csv": args.ratings}))
     config = load_config(args.config)
     ratings = read_ratings(args.ratings)  # every problem of the file, before any model loads
+    images = {f"image of line {r.line}": p for r in ratings.rows for p in r.pair}
+    check_outputs({"--out": args.out}, images)  # nor may the scorer overwrite a rated photo
     cache = None if args.no_cache else (args.cache or default_cache_dir())
     features = tuple(f.strip() for f in args.features.split(",") if f.strip())
     unknown = [f for f in features if f not in CALIBRATION_FEATURES]

@@ -319,7 +319,10 @@ def resolve_config_path(path: str | Path) -> Path:
     file of that name is in the working folder.
     """
     path = Path(path)
-    if path.exists() or len(path.parts) > 1:
+    try:
+        if path.exists() or len(path.parts) > 1:
+            return path
+    except OSError:  # a name too long to look up: reading it reports the problem
         return path
     bundled = bundled_configs()
     name = path.stem if path.suffix in (".yaml", ".yml") else path.name

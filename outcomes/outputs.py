@@ -51,30 +51,42 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str,
         The first output that is an input, a folder or not a regular file, whose folder is a
         file or not writable, or that another output also names.
     """
-    given = [Output(option, Path(path)) for option, path in outputs.items() if path not in (None, "")]
+    for option, path in outputs.items():
+        if path is not None and not str(path).strip():
+            raise OutputPathError(f"{option}: an empty file name; give a file name", code="usage")
+    given = [Output(option, Path(path)) for option, path in outputs.items() if path is not None]
     seen: dict[Path, str] = {}
     for out in given:
-        where = f"{out.option} {shown(out.path)}"
-        key = _identity(out.path)
-        if key in seen:
-            raise OutputPathError(f"{where}: also given as {seen[key]}; each output needs its own file")
-        seen[key] = out.option
-        for name, source in inputs.items():
-            if _same_file(out.path, Path(source)):
-                raise OutputPathError(f"{where}: is the input {name}; it would be overwritten — choose another name")
-        if out.path.is_symlink() and not out.path.exists():
-            raise OutputPathError(f"{where}: is a link to nothing; give a plain file name")
-        if out.path.exists():
-            if out.path.is_dir():
-                raise OutputPathError(f"{where}: is a folder; give a file name")
-            if not out.path.is_file():
-                raise OutputPathError(f"{where}: is not a regular file (a device or pipe); give a file name")
-        folder = _nearest_existing(out.path.parent)
-        if not folder.is_dir():
-            raise OutputPathError(f"{where}: {shown(folder)} is a file, not a folder")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise OutputPathError(f"{where}: the folder {shown(folder)} cannot be written")
+        try:
+            _check_one(out, inputs, seen)
+        except OSError as exc:  # a name too long, a folder that cannot be searched
+            raise OutputPathError(f"{out.option} {shown(out.path)}: cannot be used as an output "
+                                  f"({exc.strerror or exc})") from None
     return given
+
+
+def _check_one(out: Output, inputs: Mapping[str, str | Path], seen: dict[Path, str]) -> None:
+    """One output against the inputs and the outputs seen so far (``seen``: path → option)."""
+    where = f"{out.option} {shown(out.path)}"
+    key = _identity(out.path)
+    if key in seen:
+        raise OutputPathError(f"{where}: also given as {seen[key]}; each output needs its own file")
+    seen[key] = out.option
+    for name, source in inputs.items():
+        if _same_file(out.path, Path(source)):
+            raise OutputPathError(f"{where}: is the input {name}; it would be overwritten — choose another name")
+    if out.path.is_symlink() and not out.path.exists():
+        raise OutputPathError(f"{where}: is a link to nothing; give a plain file name")
+    if out.path.exists():
+        if out.path.is_dir():
+            raise OutputPathError(f"{where}: is a folder; give a file name")
+        if not out.path.is_file():
+            raise OutputPathError(f"{where}: is not a regular file (a device or pipe); give a file name")
+    folder = _nearest_existing(out.path.parent)
+    if not folder.is_dir():
+        raise OutputPathError(f"{where}: {shown(folder)} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{where}: the folder {shown(folder)} cannot be written")
 
 
 def commit_outputs(writers: Mapping[Output, Callable[[], bytes]]) -> None:
@@ -86,21 +98,25 @@ def commit_outputs(writers: Mapping[Output, Callable[[], bytes]]) -> None:
         A write failed (disk full, permissions changed): nothing was left behind and no
         existing file was changed.
     """
-    staged: list[tuple[Path, Path]] = []
+    staged: list[tuple[Path, Output]] = []
     try:
         for out, produce in writers.items():
             data = produce()
-            out.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.path.parent / f".{out.path.name}.{secrets.token_hex(8)}.tmp"
-            staged.append((tmp, out.path))
             try:
+                out.path.parent.mkdir(parents=True, exist_ok=True)
                 with open(tmp, "xb") as f:
+                    staged.append((tmp, out))
                     f.write(data)
             except OSError as exc:
                 raise OutputPathError(f"{out.option} {shown(out.path)}: cannot write ({exc.strerror or exc})") \
                     from None
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        for tmp, out in staged:
+            try:
+                os.replace(tmp, out.path)
+            except OSError as exc:  # rare after the checks (a file of another user in a sticky folder)
+                raise OutputPathError(f"{out.option} {shown(out.path)}: cannot replace the file "
+                                      f"({exc.strerror or exc})") from None
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 JobFunction = Callable[[Any, "Config", Any], Iterable[Any]]
 
 _STOP_GRACE_SECONDS = 2.0
+_HELD_BACK = {signal.SIGINT, signal.SIGTERM}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def _exit_with_parent(poll_seconds: float = 1.0) -> None:
 def _worker_main(function: JobFunction, config: Config, scorer: CalibratedScorer | None, threads: int,
                  jobs, results) -> None:  # noqa: ANN001 - multiprocessing queues
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while the pool started it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_BACK)  # blocked while the pool started it
     _exit_with_parent()
     try:
         models = load_worker_models(config, scorer, threads)
@@ -132,6 +134,9 @@ class WorkerPool:
             raise ValueError(f"workers must be at least 1, got {workers}")
         context = multiprocessing.get_context("spawn")
         self._jobs, self._results = context.Queue(), context.Queue()
+        # never wait at exit to flush items into a pipe nobody may read any more
+        self._jobs.cancel_join_thread()
+        self._results.cancel_join_thread()
         self._processes = [context.Process(target=_worker_main, name=f"outcomes-worker-{i}", daemon=True,
                                            args=(function, config, scorer, threads, self._jobs, self._results))
                            for i in range(workers)]
@@ -139,23 +144,28 @@ class WorkerPool:
         self._next_id = 0
 
     def __enter__(self) -> WorkerPool:
-        # Started with SIGINT blocked, a mask spawned children inherit, so that a Ctrl-C while
-        # they import and load models cannot interrupt them with a traceback (each worker then
-        # ignores SIGINT for good). Here a Ctrl-C is only held back until every worker has its
-        # start-up data (another thread may take the signal, hence the deferring handler too),
-        # then raised.
-        interrupted = []
-        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # Started with SIGINT and SIGTERM blocked, a mask spawned children inherit, so that a
+        # Ctrl-C while they import and load models cannot interrupt them with a traceback
+        # (each worker then ignores SIGINT for good and takes SIGTERM again). Here a signal is
+        # only held back until every worker has its start-up data (another thread may take
+        # it, hence the deferring SIGINT handler, on the main thread only), then acted on.
+        interrupted: list[bool] = []
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True)) if main else None
         try:
-            for process in self._processes:
-                process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            signal.signal(signal.SIGINT, previous)
-        if interrupted:
-            self.stop()
-            raise KeyboardInterrupt
+            signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_BACK)
+            try:
+                for process in self._processes:
+                    process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_BACK)  # a pending SIGTERM's handler runs here
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
+            if interrupted:
+                raise KeyboardInterrupt
+        except BaseException:
+            self.stop()  # __exit__ is not called when __enter__ fails
+            raise
         return self
 
     def __exit__(self, kind: type | None, *exc: object) -> None:
@@ -198,6 +208,13 @@ class WorkerPool:
     def _check_alive(self) -> None:
         dead = [p for p in self._processes if not p.is_alive()]
         if dead:
+            try:  # a worker that could not load its models said why before it exited
+                while True:
+                    kind, _, value = self._results.get(timeout=0.2)
+                    if kind == "failed":
+                        raise BatchError(f"a worker could not load its models ({value})")
+            except queue.Empty:
+                pass
             codes = ", ".join(f"{p.name} exit code {p.exitcode}" for p in dead)
             raise BatchError(f"a worker process died ({codes}); every finished pair is kept: run again with "
                              "--resume (use fewer --workers if memory ran out)")
@@ -212,7 +229,18 @@ class WorkerPool:
         self.stop()
 
     def stop(self) -> None:
-        """Stop every worker now (SIGTERM, then SIGKILL after a grace period); never blocks on a queue."""
+        """Stop every worker now (SIGTERM, then SIGKILL after a grace period); never blocks on a queue.
+
+        Ctrl-C and SIGTERM are held back meanwhile (a second Ctrl-C cannot cut it short) and
+        delivered when it is done.
+        """
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_BACK)
+        try:
+            self._stop_workers()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_BACK)
+
+    def _stop_workers(self) -> None:
         for process in self._processes:
             if process.is_alive():
                 process.terminate()
@@ -223,5 +251,4 @@ class WorkerPool:
                 process.kill()
                 process.join(1.0)
         for q in (self._jobs, self._results):
-            q.cancel_join_thread()  # unsent items are abandoned, not flushed into a pipe nobody reads
             q.close()

@@ -153,7 +153,6 @@ def run_batch(
                 if on_outcome is not None:
                     on_outcome(outcome)
         except KeyboardInterrupt:
-            _ignore_further_interrupts()  # a second Ctrl-C must not cut the clean-up short
             LOG.warning("interrupted: %d of %d pairs finished and kept; run again with --resume", len(records),
                         len(tasks))
             raise BatchInterrupted(len(records), len(tasks)) from None
@@ -184,14 +183,6 @@ class BatchInterrupted(KeyboardInterrupt):
     def __init__(self, finished: int, total: int) -> None:
         super().__init__(f"{finished} of {total} pairs finished")
         self.finished, self.total = finished, total
-
-
-def _ignore_further_interrupts() -> None:
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def write_outputs(records: list[dict], store: ResultStore, manifest_path: Path, identity: dict) -> tuple[dict, dict]:

@@ -134,6 +134,8 @@ def load_wrinkle_cnn(path: str | Path, sha256: str | None, device: str = "auto",
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: {exc})",
                          code="model_invalid") from None
+    if dev == "cuda" and _CUDA not in session.get_providers():  # the provider is there but no GPU answered
+        dev = "cpu"
     meta = dict(session.get_modelmeta().custom_metadata_map)
     inputs, outputs = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
     if inputs != [INPUT_NAME] or OUTPUT_NAME not in outputs or STRIDE_KEY not in meta:

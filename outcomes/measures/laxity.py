@@ -54,7 +54,8 @@ class LaxityMeasure:
                 continue
             readings[name] = RegionReading(before=None if lb is None else lb.value,
                                            after=None if la is None else la.value,
-                                           confidence=None if lb is None else min(lb.confidence, la.confidence))
+                                           confidence=None if lb is None or la is None
+                                           else min(lb.confidence, la.confidence))
         deepened = [n for n in lax_a if n.startswith(FOLDS) and n in lax_b
                     and lax_a[n].value - lax_b[n].value > DEEPENED_FOLD_PERCENT]
         explains = fold_bands(b_lm, pair.base.photo.pixels.shape[:2], deepened) if deepened else None

@@ -129,16 +129,19 @@ def qc_section(a: Assessment) -> str:
     reg, ill = a.pair.registration, a.illumination
     pose = reg.pose_change
     ok = '<span class="better">passed</span>' if reg.ok else '<span class="worse">failed</span>'
+    to_file_px = 1.0 / a.frames[0].mean_scale  # the photos may be worked at a smaller scale
     align = [
         ("Alignment", ok),
-        ("Residual misfit", esc(f"{num(reg.residual_px, 1)} px ({pct(reg.residual_rel_ipd, 2)} of the inter-pupil "
-                                "distance)")),
+        ("Residual misfit", esc(f"{num(reg.residual_px * to_file_px, 1)} px ({pct(reg.residual_rel_ipd, 2)} of the "
+                                "inter-pupil distance)")),
         ("Pose change (AFTER − BEFORE)", esc(", ".join(f"{k} {num(v, 1, True, '°')}"
                                                        for k, v in pose.as_dict().items()))),
         ("Local (non-rigid) correction", esc("none" if reg.local_flow is None and not reg.local_max_px
-                                             else f"up to {num(reg.local_max_px, 1)} px")),
+                                             else f"up to {num(reg.local_max_px * to_file_px, 1)} px")),
         ("Photo sizes", esc(f"BEFORE {a.pair.before.width}×{a.pair.before.height}, "
-                            f"AFTER {a.pair.after.width}×{a.pair.after.height}")),
+                            f"AFTER {a.pair.after.width}×{a.pair.after.height}"
+                            + ("" if all(f.is_identity for f in a.frames) else " (the face cropped and resampled "
+                               "to an inter-pupil distance of at most 320 px)"))),
     ]
     stops = ill.exposure_stops
     direction = "" if not stops or abs(stops) < 0.005 else " (AFTER brightened)" if stops > 0 else " (AFTER darkened)"

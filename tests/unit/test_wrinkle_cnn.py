@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import tempfile
@@ -18,7 +17,7 @@ from outcomes.features.wrinkle_cnn import cnn_input, predict_logits, wrinkle_pro
 from outcomes.features.wrinkle_model import WrinkleCNN, load_wrinkle_cnn, pick_device
 from outcomes.io import file_sha256
 from outcomes.training.export import export_onnx
-from outcomes.training.unet import TorchLogits, WrinkleUNet, prepare_for_inference
+from outcomes.training.unet import TorchLogits, WrinkleUNet
 from outcomes.training.weights import WEIGHTS_FORMAT, read_wrinkle_unet, save_wrinkle_weights
 
 
@@ -37,8 +36,8 @@ def tiny_model(seed: int = 0, widths=(4, 8)) -> WrinkleUNet:
 
 
 def tiny_torch(seed: int = 0, widths=(4, 8)) -> TorchLogits:
-    """The tiny network prepared for inference, as the callable predict_logits runs."""
-    return TorchLogits(prepare_for_inference(tiny_model(seed, widths)))
+    """The tiny torch network as the callable predict_logits runs."""
+    return TorchLogits(tiny_model(seed, widths))
 
 
 _ONNX_DIR = Path(tempfile.mkdtemp(prefix="tiny_wrinkle_onnx_"))
@@ -546,41 +545,3 @@ def test_mirror_average_runs_the_network_twice():
     cnn = CountingNetwork(tiny_cnn(7))
     wrinkle_probability(cnn, textured_skin((60, 60)), 100.0, mirror_average=True)
     assert cnn.calls == [(1, 3, 184, 184)] * 2
-
-
-def test_inference_preparation_folds_batch_norm_without_changing_the_function():
-    """Folded and channels-last: no batch-norm layer left, same logits up to float rounding."""
-    torch.manual_seed(3)
-    model = WrinkleUNet((4, 8, 8), 3)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, or folding would be a no-op
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    x = torch.randn(2, 3, 32, 48)
-    with torch.no_grad():
-        expected = model.eval()(x)
-        prepared = prepare_for_inference(copy.deepcopy(model))
-        got = prepared(x.contiguous(memory_format=torch.channels_last))
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in prepared.modules())
-    assert prepared.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert all(block[0]._halves is not None for block in prepared.decoder)  # split at the skip concatenation
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
-
-
-def test_split_skip_convolution_equals_the_concatenated_one():
-    """conv(cat(up, skip)) == conv_up(up) + conv_skip(skip), in eval mode only; training keeps the concatenation."""
-    from outcomes.training.unet import _SkipConv
-
-    torch.manual_seed(5)
-    conv = _SkipConv(8 + 4, 6, 3, padding=1, bias=True).eval()
-    up, skip = torch.randn(2, 8, 10, 14), torch.randn(2, 4, 10, 14)
-    with torch.no_grad():
-        expected = torch.nn.functional.conv2d(torch.cat([up, skip], 1), conv.weight, conv.bias, padding=1)
-        torch.testing.assert_close(conv(up, skip), expected)  # not split yet
-        conv.split_weights(up_channels=8)
-        torch.testing.assert_close(conv(up, skip), expected, atol=1e-5, rtol=1e-5)
-        conv.train()
-        assert torch.equal(conv(up, skip), expected)  # training: the concatenation, gradients to one weight
-    assert set(conv.state_dict()) == {"weight", "bias"}  # the same keys as a plain Conv2d

@@ -37,10 +37,16 @@ def _records(out: Path) -> int:
     return len(list((out / "pairs").glob("*.json"))) if (out / "pairs").is_dir() else 0
 
 
+def _as_in_a_terminal() -> None:
+    """The job as a terminal's foreground command gets it: Ctrl-C not ignored. (A shell without job
+    control starts background commands with SIGINT ignored, and a child inherits that.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted_run(manifest: Path, out: Path, after_records: int) -> dict:
     job = subprocess.Popen([sys.executable, "-m", "outcomes.cli", "batch", str(manifest), "--out", str(out),
                             "--workers", "2"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           start_new_session=True, preexec_fn=_as_in_a_terminal)
     while (not (out / "batch.log").is_file() or _records(out) < after_records) and job.poll() is None:
         time.sleep(0.02)
     os.killpg(job.pid, signal.SIGINT)

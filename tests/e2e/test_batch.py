@@ -178,12 +178,19 @@ def test_kill_9_then_resume_gives_the_same_outputs(trial, local_run, tmp_path):
     assert f"resuming {trial}: {PAIRS} pairs, {len(before)} finished before" in (out / "batch.log").read_text()
 
 
+def _as_in_a_terminal() -> None:
+    """The job as a terminal's foreground command gets it: Ctrl-C not ignored. (A shell without job
+    control starts background commands with SIGINT ignored, and a child inherits that.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_after(trial: Path, out: Path, records: int, signum: int) -> tuple[float, str]:
     """Start a 2-worker job in its own process group, signal the group once ``records`` pairs are
     saved, and return (seconds from the signal to the job's exit, its stderr)."""
     job = subprocess.Popen([sys.executable, "-m", "outcomes.cli", "batch", str(trial), "--out", str(out),
                             "--workers", "2"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
+                           text=True, start_new_session=True,
+                           preexec_fn=_as_in_a_terminal)
     deadline = time.monotonic() + 300
     # running: the job has opened its folder (records=0: while the workers start and load their models)
     while (not (out / "batch.log").is_file() or len(_records(out)) < records) and job.poll() is None \

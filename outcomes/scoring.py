@@ -32,7 +32,7 @@ GRADE_LABELS: dict[int, str] = {
 
 @dataclass(frozen=True)
 class ScorerParams:
-    """Parameters of the default scorer; rationale in configs/default.yaml."""
+    """Parameters of the default scorer; rationale in outcomes/configs/default.yaml."""
 
     version: str = "default-1"
     wrinkle_weight: float = 1.0

@@ -25,7 +25,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PigmentThresholds:
-    """Detection thresholds; see the module docstring and configs/default.yaml."""
+    """Detection thresholds; see the module docstring and outcomes/configs/default.yaml."""
 
     # New darkening relative to the local surround, as a fraction of its L*.
     min_relative_darkening: float = 0.06

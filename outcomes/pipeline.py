@@ -252,10 +252,11 @@ def assess_pair(
                                      regions.masks, config.expression)
     # Every registered measure compares the pair in BEFORE's frame, in registry order; what
     # each explains (a line, a deepened fold) is left out of the pigment check after it.
+    skin_both = base.skin & skin_a
     context = PairContext(
         base=base, pair=pair, after_native=apply_illumination(pair.after.pixels, fit), lab_after=lab_a,
-        illumination=fit, regions=regions, roi=face_roi(masks.oval, regions.masks), skin_both=base.skin & skin_a,
-        not_pigment=_near_non_skin(base.skin & skin_a, ipd, config.pigment), pih_not_assessable=pih_skipped,
+        illumination=fit, regions=regions, roi=face_roi(masks.oval, regions.masks), skin_both=skin_both,
+        not_pigment=_near_non_skin(skin_both, ipd, config.pigment), pih_not_assessable=pih_skipped,
         models=models, config=config)
     compared: dict[str, Comparison] = {}
     for measure in registered():

@@ -65,11 +65,6 @@ def flag_objects(flags: Iterable[QcFlag | str]) -> list[dict[str, str]]:
     return [(f if isinstance(f, QcFlag) else QcFlag.parse(f)).to_dict() for f in flags]
 
 
-def flag_codes(flags: Iterable[QcFlag | str]) -> list[str]:
-    """Just the codes."""
-    return [(f if isinstance(f, QcFlag) else QcFlag.parse(f)).code for f in flags]
-
-
 def run_identity(config: Config, models: Models | None = None, photos: Sequence[Photo] = ()) -> dict:
     """What produced an output: package version, configuration hash, models (name → sha256 or
     version), the inputs' sha256 (never file names: names of clinical photos may identify people).

@@ -300,6 +300,66 @@ def fitzpatrick_type(value: str) -> str:
     raise OutcomesError(f"--fitzpatrick: expected a type I-VI (or 1-6), got {value!r}", code="usage")
 
 
+def _service_settings(args: argparse.Namespace):  # noqa: ANN202 - ServiceSettings
+    try:
+        import fastapi  # noqa: F401
+        import huey  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        raise OutcomesError(f"the clinic server needs the service extra ({exc.name} is not installed): "
+                            "pip install 'outcomes[service]'", code="usage") from None
+    from outcomes.service.settings import ServiceSettings
+
+    return ServiceSettings(data_dir=Path(args.data), database_url=args.database, config_path=args.config,
+                           dev_mode=getattr(args, "dev", False))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = _service_settings(args)
+    from outcomes.service.server import serve
+
+    if args.workers < 0:
+        raise OutcomesError(f"--workers: expected 0 or more, got {args.workers}", code="usage")
+    serve(settings, args.host, args.port, args.workers)
+
+
+def _users_add(args: argparse.Namespace) -> None:
+    import getpass
+
+    settings = _service_settings(args)
+    from outcomes.service.admin import add_user
+
+    password = os.environ.get("OUTCOMES_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise OutcomesError("users add: set OUTCOMES_PASSWORD or run it on a terminal to type the password",
+                                code="usage")
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise OutcomesError("users add: the two passwords differ", code="usage")
+    user_id, clinic_created = add_user(settings, args.username, args.clinic, args.role, password)
+    made = f" (new clinic {args.clinic!r})" if clinic_created else ""
+    print(f"user {args.username!r} ({args.role}) added to clinic {args.clinic!r}{made}, id {user_id}")
+
+
+def _audit_verify(args: argparse.Namespace) -> None:
+    settings = _service_settings(args)
+    from outcomes.service.admin import verify_audit
+
+    check = verify_audit(settings)
+    if not check.ok:
+        raise OutcomesError(f"audit log: {check.problem} ({check.rows} rows check out before it)",
+                            code="audit_broken")
+    print(f"audit log: {check.rows} rows, hash chain intact")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="./outcomes-data", metavar="DIR", help="photos, queue and (by default) the "
+                   "SQLite database (default ./outcomes-data; created on first start)")
+    p.add_argument("--database", metavar="URL", help="a database URL instead of SQLite in --data, e.g. "
+                   "postgresql+psycopg://USER@HOST/DB")
+
+
 def _examples(*lines: str) -> dict:
     """``add_parser`` keywords for a command's examples, shown by ``--help``."""
     return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
@@ -384,6 +444,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-visit", metavar="NAME", help="the baseline visit's name (default: each subject's "
                    "visit with the smallest visit_day)")
     p.set_defaults(run=_batch)
+
+    p = sub.add_parser("serve", help="the clinic server: pages and the JSON API (pip install 'outcomes[service]')",
+                       **_examples("outcomes serve --data /srv/outcomes --port 8000 --workers 2",
+                                   "outcomes serve --database postgresql+psycopg://outcomes@db/outcomes"))
+    _data_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; put a TLS proxy "
+                   "in front for anything else)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=2, help="assessment worker processes, each with its own models "
+                   "(default 2)")
+    p.add_argument("--dev", action="store_true", help="plain-HTTP development on localhost: session cookies "
+                   "without Secure (and so without the __Host- prefix)")
+    p.set_defaults(run=_serve)
+
+    users = sub.add_parser("users", help="clinic server accounts").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    p = users.add_parser("add", help="add a user (and its clinic when new); the password comes from "
+                         "OUTCOMES_PASSWORD or the terminal",
+                         **_examples("OUTCOMES_PASSWORD=… outcomes users add dr.lee --clinic 'Harbour Clinic' "
+                                     "--role clinician"))
+    p.add_argument("username", metavar="USERNAME")
+    p.add_argument("--clinic", required=True, metavar="NAME", help="the user's clinic (created when new)")
+    p.add_argument("--role", default="clinician", choices=("admin", "clinician", "viewer"),
+                   help="admin, clinician (default) or viewer (read-only)")
+    _data_options(p)
+    p.set_defaults(run=_users_add)
+
+    audit = sub.add_parser("audit", help="the clinic server's audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION")
+    p = audit.add_parser("verify", help="recompute the audit log's hash chain; exit 1 if a row was changed")
+    _data_options(p)
+    p.set_defaults(run=_audit_verify)
 
     train = sub.add_parser("train", help="retrain models on a site's own data").add_subparsers(
         dest="train_command", required=True, metavar="MODEL")

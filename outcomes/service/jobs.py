@@ -1,0 +1,205 @@
+"""Assessment jobs: queued in huey (SQLite storage in the data folder), run by worker
+processes that load the models once, recorded in the database.
+
+The database row is the job's truth; the queue only says "look at row N". A worker
+claims a row (``queued`` → ``running``, ``attempts + 1``) in one statement, so a row
+queued twice is still assessed once, and writes its result only while its claim is
+current, so a worker from before a crash can never overwrite a later attempt. After a
+crash (``kill -9`` of the server or a worker) :func:`recover` puts every ``running`` row
+back to ``queued`` and the server queues every ``queued`` row again at start.
+
+Worker processes die with their parent (Linux parent-death signal), so a killed server
+leaves no worker behind to race the next one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
+
+from outcomes.service.db import Assessment, Patient, Photo, make_engine, make_sessionmaker, utc_now
+from outcomes.service.settings import ServiceSettings
+
+log = logging.getLogger("outcomes.service.jobs")
+TASK_NAME = "assess"
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def requeue_orphans(sessions: sessionmaker) -> list[int]:
+    """Put back ``running`` jobs whose worker process on this host has died (a worker killed mid-job)."""
+    host = socket.gethostname()
+    orphans = []
+    with sessions.begin() as session:
+        for row in session.execute(select(Assessment.id, Assessment.claimed_by, Assessment.attempts)
+                                   .where(Assessment.status == "running")).all():
+            claimed_host, _, pid = (row.claimed_by or "").rpartition(":")
+            if claimed_host == host and pid.isdigit() and not _alive(int(pid)):
+                session.execute(update(Assessment).where(Assessment.id == row.id, Assessment.status == "running",
+                                                         Assessment.attempts == row.attempts)
+                                .values(status="queued"))
+                orphans.append(row.id)
+    return orphans
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (dead, not yet reaped by its parent) counts as dead
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def recover(sessions: sessionmaker) -> list[int]:
+    """Put interrupted jobs back in the queue; the ids of every job waiting to run."""
+    with sessions.begin() as session:
+        session.execute(update(Assessment).where(Assessment.status == "running").values(status="queued"))
+        return list(session.scalars(select(Assessment.id).where(Assessment.status == "queued")
+                                    .order_by(Assessment.id)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    assessment_id: int
+    attempt: int
+    before: Photo
+    after: Photo
+    fitzpatrick: str | None
+
+
+def claim(sessions: sessionmaker, assessment_id: int) -> Claim | None:
+    """Take a queued job; None when another worker has it or it is finished."""
+    with sessions.begin() as session:
+        taken = session.execute(
+            update(Assessment).where(Assessment.id == assessment_id, Assessment.status == "queued")
+            .values(status="running", attempts=Assessment.attempts + 1, started_at=utc_now(),
+                    claimed_by=worker_identity(), error=None, error_code=None))
+        if taken.rowcount != 1:
+            return None
+        row = session.get(Assessment, assessment_id)
+        return Claim(row.id, row.attempts, session.get(Photo, row.baseline_photo_id), session.get(Photo, row.photo_id),
+                     session.get(Patient, row.patient_id).fitzpatrick)
+
+
+def finish(sessions: sessionmaker, job: Claim, *, result: dict | None = None, error: str | None = None,
+           error_code: str | None = None) -> bool:
+    """Record the outcome if this claim is still the current one."""
+    with sessions.begin() as session:
+        done = session.execute(
+            update(Assessment).where(Assessment.id == job.assessment_id, Assessment.status == "running",
+                                     Assessment.attempts == job.attempt)
+            .values(status="done" if error is None else "failed", finished_at=utc_now(),
+                    result=None if result is None else json.dumps(result, allow_nan=False),
+                    error=error, error_code=error_code))
+        return done.rowcount == 1
+
+
+class AssessmentWorker:
+    """One worker process's models and the baselines it has analysed. Not thread-safe: one per process."""
+
+    def __init__(self, settings: ServiceSettings, baseline_cache: int = 8):
+        self.settings = settings
+        self.sessions = make_sessionmaker(make_engine(settings.database))
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._cache_size = baseline_cache
+        self.config = None
+        self.models = None
+
+    def load(self) -> None:
+        from outcomes.config import load_config
+        from outcomes.runtime import load_models
+
+        self.config = load_config(self.settings.config_path)
+        self.models = load_models(self.config, threads=1)
+
+    def run(self, assessment_id: int) -> None:
+        from outcomes.errors import OutcomesError
+
+        job = claim(self.sessions, assessment_id)
+        if job is None:
+            return
+        try:
+            result = self.assess(job)
+        except OutcomesError as exc:
+            finish(self.sessions, job, error=str(exc), error_code=exc.code)
+        except Exception as exc:  # noqa: BLE001 - a failed job keeps its error; the worker goes on
+            log.error("assessment %s failed:\n%s", assessment_id, traceback.format_exc())
+            finish(self.sessions, job, error=f"internal error ({type(exc).__name__}: {exc})",
+                   error_code="internal_error")
+        else:
+            finish(self.sessions, job, result=result)
+
+    def assess(self, job: Claim) -> dict:
+        from outcomes.face_analysis import analyse_face
+        from outcomes.pipeline import assess_pair
+        from outcomes.service.uploads import load_stored
+
+        if self.models is None:
+            self.load()
+        photos_dir = self.settings.photos_dir
+        baseline = self._cache.get(job.before.stored_name)
+        if baseline is None:
+            baseline = analyse_face(load_stored(photos_dir, job.before.stored_name, job.before.sha256),
+                                    self.models, self.config)
+            self._cache[job.before.stored_name] = baseline
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(job.before.stored_name)
+        after = load_stored(photos_dir, job.after.stored_name, job.after.sha256)
+        return assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick).to_dict()
+
+
+def make_queue(settings: ServiceSettings, *, worker: bool = False):  # noqa: ANN201 - (huey.SqliteHuey, task)
+    """The huey queue in the data folder and its one task, ``assess(assessment_id)``.
+
+    With ``worker=True`` each worker process loads the models when it starts.
+    """
+    from huey import SqliteHuey
+
+    huey = SqliteHuey("outcomes", filename=str(settings.queue_path), results=False, utc=True, timeout=30)
+    state: dict[str, AssessmentWorker] = {}
+
+    if worker:
+        @huey.on_startup()
+        def _start_worker() -> None:
+            die_with_parent()
+            state["worker"] = AssessmentWorker(settings)
+            state["worker"].load()
+
+    @huey.task(name=TASK_NAME, retries=0)
+    def assess(assessment_id: int) -> None:
+        if "worker" not in state:  # huey's immediate mode (tests), or a worker without its startup hook
+            state["worker"] = AssessmentWorker(settings)
+        state["worker"].run(assessment_id)
+
+    return huey, assess

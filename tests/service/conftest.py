@@ -26,6 +26,8 @@ def postgres_admin_url():
         yield url
         return
     if postgres_bin() is None:
+        if os.environ.get("OUTCOMES_REQUIRE_POSTGRES"):
+            pytest.fail("OUTCOMES_REQUIRE_POSTGRES is set but PostgreSQL's initdb was not found")
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
     with postgres_server() as url:
         yield url

@@ -320,6 +320,9 @@ def _serve(args: argparse.Namespace) -> None:
 
     if args.workers < 0:
         raise OutcomesError(f"--workers: expected 0 or more, got {args.workers}", code="usage")
+    if args.dev and args.host not in ("127.0.0.1", "::1", "localhost"):
+        raise OutcomesError(f"--dev drops the Secure cookie flag and is for localhost only; it cannot be used with "
+                            f"--host {args.host}", code="usage")
     serve(settings, args.host, args.port, args.workers)
 
 

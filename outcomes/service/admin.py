@@ -18,7 +18,7 @@ def _sessions(settings: ServiceSettings):  # noqa: ANN202
     settings.prepare()
     engine = make_engine(settings.database)
     upgrade_database(engine)
-    return make_sessionmaker(engine)
+    return make_sessionmaker(engine, settings.audit_key())
 
 
 def add_user(settings: ServiceSettings, username: str, clinic: str, role: str, password: str) -> tuple[int, bool]:

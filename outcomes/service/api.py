@@ -135,43 +135,10 @@ def export_patient(request: Request, patient_id: int) -> JSONResponse:
 
 @router.post("/patients/{patient_id}/photos", status_code=201)
 async def upload_photo(request: Request, patient_id: int) -> JSONResponse:
-    """multipart: ``file``, ``visit``, ``visit_day``, optional ``view``. Who may upload is checked before
-    the body is read; the photo is stored re-encoded, and its assessment queued once recorded."""
-    from starlette.datastructures import UploadFile
+    """multipart: ``file``, ``visit``, ``visit_day``, optional ``view``."""
+    from outcomes.service.intake import receive_photo
 
-    from outcomes.service.uploads import store_upload
-
-    state = _state(request)
-
-    def check_caller() -> None:
-        with authorised(request) as (session, caller):
-            records.require_writer(caller)
-            records.get_patient(session, caller, patient_id)
-
-    await run_in_threadpool(check_caller)
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise Unprocessable("send the photo as multipart/form-data with the fields file, visit, visit_day "
-                            "and optionally view", code="invalid_request")
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise Unprocessable("the multipart field 'file' (the photo) is missing", code="file_missing")
-        visit_name, day, view_name = records.parse_visit(form.get("visit"), form.get("visit_day"), form.get("view"))
-        data = await upload.read()
-    stored = await run_in_threadpool(store_upload, data, state.settings.photos_dir, state.settings.max_upload_pixels)
-
-    def record() -> records.AddedPhoto:
-        try:
-            with authorised(request) as (session, caller):
-                patient = records.get_patient(session, caller, patient_id)
-                return records.add_photo(session, caller, patient, stored, visit_name, day, view_name)
-        except BaseException:
-            (state.settings.photos_dir / stored.stored_name).unlink(missing_ok=True)
-            raise
-
-    added = await run_in_threadpool(record)
-    for assessment_id in added.queued:
-        state.enqueue(assessment_id)
+    added = await receive_photo(request, patient_id, lambda: authorised(request))
     return JSONResponse({"id": added.photo.id, "sha256": added.photo.sha256, "assessment_id": added.assessment_id,
                          "queued": list(added.queued)}, status_code=201)
 
@@ -200,11 +167,11 @@ def delete_photo(request: Request, photo_id: int) -> Response:
     with authorised(request) as (session, caller):
         records.require_writer(caller)
         photo, patient = records.get_photo(session, caller, photo_id)
+        records.get_patient(session, caller, patient.id, lock=True)
         queued = records.delete_photo(session, photo)
         _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256, queued=queued)
         stored_name = photo.stored_name
     (state.settings.photos_dir / stored_name).unlink(missing_ok=True)
-    for assessment_id in queued:
-        state.enqueue(assessment_id)
+    state.queue(queued)
     return Response(status_code=204)
 

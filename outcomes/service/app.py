@@ -35,6 +35,17 @@ class ServiceState:
     sessions: sessionmaker
     enqueue: Callable[[int], None]
     secret: bytes
+    # (photo bytes, baseline's stored name or None) → the framing check's answer; None: no workers to ask
+    check_framing: Callable[[bytes, str | None], dict] | None = None
+
+    def queue(self, assessment_ids) -> None:  # noqa: ANN001 - iterable of int
+        """Put committed assessments on the queue. A queue that cannot be reached is logged, not raised: the
+        rows are in the database, and the server's sweep queues rows left waiting."""
+        for assessment_id in assessment_ids:
+            try:
+                self.enqueue(assessment_id)
+            except Exception:  # noqa: BLE001
+                log.exception("assessment %s: could not be queued now; the sweep will queue it", assessment_id)
 
     @contextmanager
     def transaction(self) -> Session:
@@ -124,6 +135,7 @@ async def _answer(send, status: int, body: bytes) -> None:  # noqa: ANN001
 
 
 def create_app(settings: ServiceSettings, *, enqueue: Callable[[int], None] | None = None,
+               check_framing: Callable[[bytes, str | None], dict] | None = None,
                migrate: bool = True):  # noqa: ANN201 - fastapi.FastAPI
     """The application for ``settings``.
 
@@ -131,16 +143,19 @@ def create_app(settings: ServiceSettings, *, enqueue: Callable[[int], None] | No
     ----------
     enqueue : callable, optional
         Puts an assessment id on the queue; default: the huey queue in the data folder.
+    check_framing : callable, optional
+        Runs the upload page's framing check; default: the same queue's check task
+        (answered by the workers, at most 10 s awaited) when ``enqueue`` is not given.
     migrate : bool
         Bring the database schema up to date first.
     """
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, RedirectResponse
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException
 
-    from outcomes.service import api, pages
+    from outcomes.service import api, pages, pages_admin, pages_clinic
     from outcomes.service.db import make_engine, make_sessionmaker
     from outcomes.service.migrate import upgrade_database
 
@@ -151,9 +166,12 @@ def create_app(settings: ServiceSettings, *, enqueue: Callable[[int], None] | No
     if enqueue is None:
         from outcomes.service.jobs import make_queue
 
-        _, task = make_queue(settings)
-        enqueue = task
-    state = ServiceState(settings, make_sessionmaker(engine), enqueue, settings.secret())
+        _, enqueue, check_task = make_queue(settings)
+        if check_framing is None:
+            def check_framing(data: bytes, baseline: str | None) -> dict:
+                return check_task(data, baseline).get(blocking=True, timeout=10)
+    state = ServiceState(settings, make_sessionmaker(engine, settings.audit_key()), enqueue, settings.secret(),
+                         check_framing)
     app = FastAPI(title="outcomes clinic server", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.outcomes = state
 
@@ -167,6 +185,8 @@ def create_app(settings: ServiceSettings, *, enqueue: Callable[[int], None] | No
 
     @app.exception_handler(OutcomesError)
     async def _project_error(request: Request, exc: OutcomesError):  # noqa: ANN202
+        if exc.code == "login_required" and not wants_json(request):
+            return RedirectResponse("/login", status_code=303)
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 and wants_json(request) else None
         return answer(request, status, str(exc), exc.code, headers)
@@ -186,10 +206,16 @@ def create_app(settings: ServiceSettings, *, enqueue: Callable[[int], None] | No
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):  # noqa: ANN202
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return answer(request, 500, "internal error; the server's log has the details", "internal_error")
+        response = answer(request, 500, "internal error; the server's log has the details", "internal_error")
+        # this answer comes from the outermost error handler, outside SecurityHeaders
+        for name, value in SecurityHeaders(None, settings.dev_mode).headers + [(b"cache-control", b"no-store")]:
+            response.headers[name.decode()] = value.decode()
+        return response
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(pages_clinic.router)
+    app.include_router(pages_admin.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders, dev_mode=settings.dev_mode)

@@ -181,5 +181,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, audit_key: bytes | None = None) -> sessionmaker:
+    """Sessions on ``engine``; ``audit_key`` (see :meth:`ServiceSettings.audit_key`) lets them write and
+    check the audit log."""
+    return sessionmaker(engine, expire_on_commit=False, info={"audit_key": audit_key})

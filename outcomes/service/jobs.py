@@ -34,6 +34,12 @@ from outcomes.service.settings import ServiceSettings
 
 log = logging.getLogger("outcomes.service.jobs")
 TASK_NAME = "assess"
+CHECK_TASK_NAME = "check_framing"
+# A job whose worker died this many times is failed, not retried: the photo itself may kill
+# its worker (memory, a crash in a native library), and must not do so for ever.
+MAX_ATTEMPTS = 3
+WORKER_DIED = ("the assessment stopped its worker process {attempts} times (out of memory, or a crash); "
+               "it is not retried")
 
 
 def die_with_parent() -> None:
@@ -50,7 +56,8 @@ def worker_identity() -> str:
 
 
 def requeue_orphans(sessions: sessionmaker) -> list[int]:
-    """Put back ``running`` jobs whose worker process on this host has died (a worker killed mid-job)."""
+    """Put back ``running`` jobs whose worker process on this host has died (a worker killed mid-job);
+    a job that has used :data:`MAX_ATTEMPTS` fails with code ``worker_died``."""
     host = socket.gethostname()
     orphans = []
     with sessions.begin() as session:
@@ -58,11 +65,30 @@ def requeue_orphans(sessions: sessionmaker) -> list[int]:
                                    .where(Assessment.status == "running")).all():
             claimed_host, _, pid = (row.claimed_by or "").rpartition(":")
             if claimed_host == host and pid.isdigit() and not _alive(int(pid)):
-                session.execute(update(Assessment).where(Assessment.id == row.id, Assessment.status == "running",
-                                                         Assessment.attempts == row.attempts)
-                                .values(status="queued"))
-                orphans.append(row.id)
+                if _release(session, row.id, row.attempts, row.attempts < MAX_ATTEMPTS):
+                    orphans.append(row.id)
     return orphans
+
+
+def _release(session, assessment_id: int, attempts: int, retry: bool) -> bool:  # noqa: ANN001
+    """A running job back to ``queued`` (True), or failed for good when ``retry`` is false (False)."""
+    where = (Assessment.id == assessment_id, Assessment.status == "running", Assessment.attempts == attempts)
+    if retry:
+        session.execute(update(Assessment).where(*where).values(status="queued"))
+        return True
+    session.execute(update(Assessment).where(*where).values(
+        status="failed", finished_at=utc_now(), error_code="worker_died", error=WORKER_DIED.format(attempts=attempts)))
+    return False
+
+
+def waiting_too_long(sessions: sessionmaker, older_than_s: float) -> list[int]:
+    """Queued jobs created more than ``older_than_s`` ago (their queue message may be lost: a failed
+    enqueue, or a worker killed between taking the message and claiming the row)."""
+    from outcomes.service.db import utc_in
+
+    with sessions.begin() as session:
+        return list(session.scalars(select(Assessment.id).where(
+            Assessment.status == "queued", Assessment.created_at < utc_in(-older_than_s)).order_by(Assessment.id)))
 
 
 def _alive(pid: int) -> bool:
@@ -81,9 +107,12 @@ def _alive(pid: int) -> bool:
 
 
 def recover(sessions: sessionmaker) -> list[int]:
-    """Put interrupted jobs back in the queue; the ids of every job waiting to run."""
+    """Put interrupted jobs back in the queue (or fail those out of attempts); the ids of every job
+    waiting to run. For a server starting with no worker of its own alive."""
     with sessions.begin() as session:
-        session.execute(update(Assessment).where(Assessment.status == "running").values(status="queued"))
+        for row in session.execute(select(Assessment.id, Assessment.attempts)
+                                   .where(Assessment.status == "running")).all():
+            _release(session, row.id, row.attempts, row.attempts < MAX_ATTEMPTS)
         return list(session.scalars(select(Assessment.id).where(Assessment.status == "queued")
                                     .order_by(Assessment.id)))
 
@@ -153,15 +182,28 @@ class AssessmentWorker:
         except OutcomesError as exc:
             finish(self.sessions, job, error=str(exc), error_code=exc.code)
         except Exception as exc:  # noqa: BLE001 - a failed job keeps its error; the worker goes on
+            # The detail (paths, library internals) goes to the log, not to the clinic's users.
             log.error("assessment %s failed:\n%s", assessment_id, traceback.format_exc())
-            finish(self.sessions, job, error=f"internal error ({type(exc).__name__}: {exc})",
-                   error_code="internal_error")
+            finish(self.sessions, job, error=f"internal error ({type(exc).__name__}); the server's log has the "
+                   "details", error_code="internal_error")
         else:
             finish(self.sessions, job, result=result)
+
+    def check_framing(self, data: bytes, baseline_stored_name: str | None) -> dict:
+        from outcomes.service.framing import check_framing
+        from outcomes.service.uploads import load_stored
+
+        if self.models is None:
+            self.load()
+        baseline = None
+        if baseline_stored_name is not None:
+            baseline = load_stored(self.settings.photos_dir, baseline_stored_name, "")
+        return check_framing(data, baseline, self.models, self.config)
 
     def assess(self, job: Claim) -> dict:
         from outcomes.face_analysis import analyse_face
         from outcomes.pipeline import assess_pair
+        from outcomes.service.pictures import write_result_pictures
         from outcomes.service.uploads import load_stored
 
         if self.models is None:
@@ -176,17 +218,22 @@ class AssessmentWorker:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(job.before.stored_name)
         after = load_stored(photos_dir, job.after.stored_name, job.after.sha256)
-        return assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick).to_dict()
+        assessment = assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick)
+        write_result_pictures(assessment, after.pixels, self.settings.results_dir / str(job.assessment_id))
+        return assessment.to_dict()
 
 
-def make_queue(settings: ServiceSettings, *, worker: bool = False):  # noqa: ANN201 - (huey.SqliteHuey, task)
-    """The huey queue in the data folder and its one task, ``assess(assessment_id)``.
+def make_queue(settings: ServiceSettings, *, worker: bool = False):  # noqa: ANN201 - (huey.SqliteHuey, task, task)
+    """The huey queue in the data folder and its tasks, ``assess(assessment_id)`` and
+    ``check(photo_bytes, baseline_stored_name)``.
 
     With ``worker=True`` each worker process loads the models when it starts.
     """
     from huey import SqliteHuey
 
-    huey = SqliteHuey("outcomes", filename=str(settings.queue_path), results=False, utc=True, timeout=30)
+    # results: only the framing check's answer is waited for (assessments write to the database)
+    huey = SqliteHuey("outcomes", filename=str(settings.queue_path), results=True, store_none=False, utc=True,
+                      timeout=30)
     state: dict[str, AssessmentWorker] = {}
 
     if worker:
@@ -196,10 +243,19 @@ def make_queue(settings: ServiceSettings, *, worker: bool = False):  # noqa: ANN
             state["worker"] = AssessmentWorker(settings)
             state["worker"].load()
 
+    def worker_state() -> AssessmentWorker:
+        if "worker" not in state:  # a worker without its startup hook
+            state["worker"] = AssessmentWorker(settings)
+        return state["worker"]
+
     @huey.task(name=TASK_NAME, retries=0)
     def assess(assessment_id: int) -> None:
-        if "worker" not in state:  # huey's immediate mode (tests), or a worker without its startup hook
-            state["worker"] = AssessmentWorker(settings)
-        state["worker"].run(assessment_id)
+        worker_state().run(assessment_id)
 
-    return huey, assess
+    # Ahead of queued assessments: a clinician is waiting with the camera up. Expires unread
+    # after a minute (the page has given up by then).
+    @huey.task(name=CHECK_TASK_NAME, retries=0, priority=10, expires=60)
+    def check(data: bytes, baseline_stored_name: str | None) -> dict:
+        return worker_state().check_framing(data, baseline_stored_name)
+
+    return huey, assess, check

@@ -9,16 +9,17 @@ own, or before login an HMAC of a pre-login cookie's nonce.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from outcomes.service import audit
-from outcomes.service.db import Patient
-from outcomes.service.errors import Forbidden
+from outcomes.service.errors import Forbidden, Unauthorized
 from outcomes.service.security import (
     Caller,
     caller_from_session,
@@ -36,7 +37,27 @@ router = APIRouter()
 def _templates():  # noqa: ANN202 - jinja2.Environment
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    return Environment(loader=PackageLoader("outcomes.service", "templates"), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=PackageLoader("outcomes.service", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    return env
+
+
+def _num(value: object, digits: int = 2, signed: bool = False) -> str:
+    """A number for a table cell; "—" when missing."""
+    if value is None:
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{number:+.{digits}f}" if signed else f"{number:.{digits}f}"
+
+
+def _pct(value: object, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * float(value):.{digits}f} %"
 
 
 def render(name: str, status_code: int = 200, **context) -> HTMLResponse:  # noqa: ANN003
@@ -72,6 +93,32 @@ def page_caller(request: Request) -> Caller | None:
                                    _ip(request))
 
 
+class LoginRequired(Unauthorized):
+    """A page needs a signed-in user; the application answers with a redirect to the login page."""
+
+    default_code = "login_required"
+
+
+def signed_in(request: Request) -> Caller:
+    """The page's user (raises :class:`LoginRequired` when nobody is signed in)."""
+    caller = page_caller(request)
+    if caller is None:
+        raise LoginRequired("please log in")
+    return caller
+
+
+@contextmanager
+def page_transaction(request: Request) -> Iterator[tuple[Session, Caller]]:
+    """A transaction and the session's user, for pages (as the API's ``authorised``)."""
+    state = _state(request)
+    with state.transaction() as session:
+        caller = caller_from_session(session, state.settings, request.cookies.get(state.settings.session_cookie),
+                                     _ip(request))
+        if caller is None:
+            raise LoginRequired("please log in")
+        yield session, caller
+
+
 def check_csrf(caller: Caller, given: object) -> None:
     if not same_token(caller.csrf_token, given if isinstance(given, str) else None):
         raise Forbidden("the form's security token is missing or out of date; reload the page and try again",
@@ -90,7 +137,7 @@ def _login_form(request: Request, status: int = 200, error: str = "", username: 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
     if page_caller(request) is not None:
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse("/patients", status_code=303)
     return _login_form(request)
 
 
@@ -114,7 +161,7 @@ async def login_submit(request: Request) -> Response:
     outcome, cookie = await run_in_threadpool(attempt)
     if cookie is None:
         return _login_form(request, outcome.status, str(outcome), username)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse("/patients", status_code=303)
     _set_cookie(response, request, state.settings.session_cookie, cookie, state.settings.session_lifetime_s)
     response.delete_cookie(state.settings.login_cookie, path="/", secure=not state.settings.dev_mode,
                            httponly=True, samesite="strict")
@@ -142,16 +189,6 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, q: str = "") -> Response:
-    caller = page_caller(request)
-    if caller is None:
-        return RedirectResponse("/login", status_code=303)
-    with _state(request).transaction() as session:
-        query = select(Patient).where(Patient.clinic_id == caller.clinic_id)
-        if q:
-            query = query.where(Patient.external_id.contains(q, autoescape=True))
-        patients = session.scalars(query.order_by(Patient.external_id).limit(200)).all()
-        audit.record(session, "view", username=caller.username, user_id=caller.user_id, clinic_id=caller.clinic_id,
-                     object_type="patient_list", object_id=0, ip=caller.ip, detail={"query": q} if q else None)
-    return render("home.html", caller=caller, patients=patients, q=q)
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/patients" if page_caller(request) else "/login", status_code=303)

@@ -76,14 +76,23 @@ def create_patient(session: Session, caller: Caller, external_id: object, fitzpa
     return patient
 
 
-def get_patient(session: Session, caller: Caller, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id)
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+
+
+def get_patient(session: Session, caller: Caller, patient_id: int, *, lock: bool = False) -> Patient:
+    """The caller's clinic's patient; ``lock`` holds its row until the transaction ends (PostgreSQL: other
+    uploads to the same patient wait; SQLite's write transactions are serial anyway)."""
+    if not 1 <= patient_id <= MAX_ID:
+        raise NotFound(f"no patient {patient_id}", code="patient_not_found")
+    patient = session.get(Patient, patient_id, with_for_update=lock)
     if patient is None or patient.clinic_id != caller.clinic_id:
         raise NotFound(f"no patient {patient_id}", code="patient_not_found")
     return patient
 
 
 def get_photo(session: Session, caller: Caller, photo_id: int) -> tuple[Photo, Patient]:
+    if not 1 <= photo_id <= MAX_ID:
+        raise NotFound(f"no photo {photo_id}", code="photo_not_found")
     photo = session.get(Photo, photo_id)
     patient = session.get(Patient, photo.patient_id) if photo is not None else None
     if patient is None or patient.clinic_id != caller.clinic_id:
@@ -92,6 +101,8 @@ def get_photo(session: Session, caller: Caller, photo_id: int) -> tuple[Photo, P
 
 
 def get_assessment(session: Session, caller: Caller, assessment_id: int) -> tuple[Assessment, Patient]:
+    if not 1 <= assessment_id <= MAX_ID:
+        raise NotFound(f"no assessment {assessment_id}", code="assessment_not_found")
     row = session.get(Assessment, assessment_id)
     patient = session.get(Patient, row.patient_id) if row is not None else None
     if patient is None or patient.clinic_id != caller.clinic_id:
@@ -128,7 +139,8 @@ def add_photo(session: Session, caller: Caller, patient: Patient, stored: Stored
 
     The photo with the smallest visit day of the patient and view is the baseline; a
     later photo is assessed against it; a photo earlier than the baseline becomes the
-    baseline and every later photo is assessed against it too.
+    baseline and every later photo is assessed against it too. ``patient`` must have been
+    read with ``lock=True``, so that two uploads at once cannot both become the baseline.
     """
     require_writer(caller)
     visit = session.scalar(select(Visit).where(Visit.patient_id == patient.id, Visit.name == visit_name))

@@ -96,6 +96,7 @@ def log_in(session: Session, settings: ServiceSettings, username: str, password:
     Unauthorized
         Wrong user name or password (one message for both).
     """
+    _serialise_attempts(session, username, ip)
     since = utc_in(-settings.login_window_s)
     failures = session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "login_failed", AuditEntry.username == username, AuditEntry.at >= since))
@@ -114,6 +115,21 @@ def log_in(session: Session, settings: ServiceSettings, username: str, password:
     audit.record(session, "login", username=username, user_id=user.id, clinic_id=user.clinic_id, ip=ip,
                  detail={"via": via})
     return _caller(user, clinic, ip)
+
+
+def _serialise_attempts(session: Session, username: str, ip: str) -> None:
+    """Attempts on one user name (or from one address) run one at a time until their transaction ends, so
+    that counting the failures and recording this one cannot interleave with a parallel guess.
+
+    SQLite's write transactions (``BEGIN IMMEDIATE``) are serial already; PostgreSQL takes
+    transaction-scoped advisory locks, always user name first, then address.
+    """
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"outcomes login user {username}", f"outcomes login ip {ip}"):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 # --- API tokens --------------------------------------------------------------------------

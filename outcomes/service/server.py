@@ -1,5 +1,5 @@
 """``outcomes serve``: migrate the database, recover interrupted jobs, start the queue's worker
-processes, and serve the application with uvicorn until interrupted."""
+processes and keep them running, and serve the application with uvicorn until interrupted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 from outcomes.service.settings import ServiceSettings
 
@@ -27,17 +28,77 @@ def start_workers(settings: ServiceSettings, workers: int) -> subprocess.Popen:
     return subprocess.Popen(command, preexec_fn=die_with_parent)  # noqa: PLW1509 - sets only a signal
 
 
-def _watch_orphans(sessions, enqueue, stop: threading.Event, every_s: float = 2.0) -> None:  # noqa: ANN001
-    """Requeue jobs whose worker process died mid-assessment (huey restarts the process, not the job)."""
-    from outcomes.service.jobs import requeue_orphans
+class Supervisor:
+    """Keeps the assessment workers going, in a thread of the server.
 
-    while not stop.wait(every_s):
-        try:
-            for assessment_id in requeue_orphans(sessions):
-                log.warning("assessment %s: its worker died; queued again", assessment_id)
-                enqueue(assessment_id)
-        except Exception:  # noqa: BLE001 - the watchdog must outlive a database hiccup
-            log.exception("orphaned-job check failed")
+    Every ``every_s`` seconds: restarts the queue's consumer if it died; puts back jobs whose
+    worker process died mid-assessment (huey restarts the process, not the job); and queues
+    again jobs that have waited more than ``stale_s`` (their queue message was lost), at most
+    once per ``stale_s`` each. Queuing a job twice is harmless: a worker claims a row once.
+    """
+
+    def __init__(self, settings: ServiceSettings, sessions, enqueue, workers: int,  # noqa: ANN001
+                 every_s: float = 2.0, stale_s: float = 60.0):
+        self.settings, self.sessions, self.enqueue, self.workers = settings, sessions, enqueue, workers
+        self.every_s, self.stale_s = every_s, stale_s
+        self.consumer: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outcomes-supervisor", daemon=True)
+        self._requeued_at: dict[int, float] = {}
+
+    def start(self) -> None:
+        if self.workers > 0:
+            self.consumer = start_workers(self.settings, self.workers)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self.consumer is not None and self.consumer.poll() is None:
+            self.consumer.terminate()
+            try:
+                self.consumer.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.consumer.kill()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.check()
+            except Exception:  # noqa: BLE001 - the supervisor must outlive a database hiccup
+                log.exception("worker supervision failed; trying again")
+
+    def check(self) -> None:
+        from outcomes.service.jobs import requeue_orphans, waiting_too_long
+
+        if self.consumer is not None and self.consumer.poll() is not None and not self._stop.is_set():
+            log.error("the assessment workers stopped (exit status %s); starting them again", self.consumer.returncode)
+            self.consumer = start_workers(self.settings, self.workers)
+        for assessment_id in requeue_orphans(self.sessions):
+            log.warning("assessment %s: its worker died; queued again", assessment_id)
+            self.enqueue(assessment_id)
+        now = time.monotonic()
+        for assessment_id in waiting_too_long(self.sessions, self.stale_s):
+            if now - self._requeued_at.get(assessment_id, -1e9) >= self.stale_s:
+                self._requeued_at[assessment_id] = now
+                self.enqueue(assessment_id)
+
+
+def remove_unrecorded_photos(settings: ServiceSettings, sessions, older_than_s: float = 3600) -> int:  # noqa: ANN001
+    """Delete stored photo files that no record names (an upload killed between storing and recording)."""
+    from sqlalchemy import select
+
+    from outcomes.service.db import Photo
+
+    with sessions.begin() as session:
+        known = set(session.scalars(select(Photo.stored_name)))
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for path in settings.photos_dir.glob("*.png"):
+        if path.name not in known and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def serve(settings: ServiceSettings, host: str, port: int, workers: int) -> None:
@@ -49,18 +110,19 @@ def serve(settings: ServiceSettings, host: str, port: int, workers: int) -> None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    _, enqueue = make_queue(settings)
-    app = create_app(settings, enqueue=enqueue)
-    sessions = make_sessionmaker(make_engine(settings.database))
+    _, enqueue, _ = make_queue(settings)
+    app = create_app(settings)
+    sessions = make_sessionmaker(make_engine(settings.database), settings.audit_key())
     pending = recover(sessions)
     for assessment_id in pending:
         enqueue(assessment_id)
     if pending:
         log.info("queued %d assessment(s) left from before", len(pending))
-    consumer = start_workers(settings, workers) if workers > 0 else None
-    stop = threading.Event()
-    watchdog = threading.Thread(target=_watch_orphans, args=(sessions, enqueue, stop), daemon=True)
-    watchdog.start()
+    removed = remove_unrecorded_photos(settings, sessions)
+    if removed:
+        log.info("removed %d photo file(s) of uploads that were never recorded", removed)
+    supervisor = Supervisor(settings, sessions, enqueue, workers)
+    supervisor.start()
     log.info("outcomes serve: http://%s:%d (data %s, database %s, %d worker(s), pid %d)", host, port,
              settings.data_dir, "PostgreSQL" if settings.database_url and "postgresql" in settings.database_url
              else "SQLite", workers, os.getpid())
@@ -68,10 +130,4 @@ def serve(settings: ServiceSettings, host: str, port: int, workers: int) -> None
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                     timeout_graceful_shutdown=5)
     finally:
-        stop.set()
-        if consumer is not None:
-            consumer.terminate()
-            try:
-                consumer.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                consumer.kill()
+        supervisor.stop()

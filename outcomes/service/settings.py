@@ -60,6 +60,11 @@ class ServiceSettings:
         return self.data_dir / "photos"
 
     @property
+    def results_dir(self) -> Path:
+        """Each finished assessment's pictures and HTML report, in a folder named by its id."""
+        return self.data_dir / "results"
+
+    @property
     def queue_path(self) -> Path:
         return self.data_dir / "queue.sqlite3"
 
@@ -76,6 +81,13 @@ class ServiceSettings:
         """Create the data folder, its photos folder and the signing secret (first start)."""
         self.photos_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
+
+    def audit_key(self) -> bytes:
+        """The audit chain's HMAC key, derived from the secret (kept in the data folder, not the database)."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret(), b"outcomes audit log", hashlib.sha256).digest()
 
     def secret(self) -> bytes:
         """The server's signing secret (``secret.key`` in the data folder, made on first use)."""

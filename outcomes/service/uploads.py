@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,27 @@ def capture_time(data: bytes) -> str | None:
     return text if len(text) == 19 and text[4] == "-" and text[13] == ":" else None
 
 
+# Decoding is bounded in memory per photo by the pixel cap, not in count: at most this many
+# photos are decoded at once (one 64-megapixel photo takes ~0.7 GB while it is converted).
+_DECODING = threading.BoundedSemaphore(max(1, min(4, os.cpu_count() or 1)))
+# Pillow modes that can only be greyscale (refused before decoding: they would be converted
+# to float arrays first, and the pipeline refuses greyscale anyway).
+GREYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+
+def _refuse_greyscale_header(data: bytes) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            mode = im.mode
+    except Exception:  # noqa: BLE001 - the decoder reports unreadable files with their reason
+        return
+    if mode in GREYSCALE_MODES:
+        raise Unprocessable(f"the uploaded file is a greyscale image (mode {mode}): skin tone, skin detection and "
+                            "the PIH check need colour; upload the colour original", code="image_greyscale")
+
+
 def png_for_storage(pixels: np.ndarray) -> bytes:
     """Lossless PNG with no metadata (OpenCV writes no text, EXIF or ICC chunks)."""
     import cv2
@@ -99,19 +122,22 @@ def store_upload(data: bytes, photos_dir: Path, max_pixels: int) -> StoredPhoto:
     from outcomes.io import decode_image
 
     sniff_image_type(data[:16])
+    _refuse_greyscale_header(data)
     shown = "the uploaded file"
-    try:
-        pixels = decode_image(data, shown, InputConfig(max_pixels=max_pixels, max_file_bytes=max(len(data), 1)))
-    except ImageTooLargeError:
-        raise
-    except InputImageError as exc:
-        raise Unprocessable(str(exc), code=exc.code) from None
-    _require_colour(pixels)
+    with _DECODING:
+        try:
+            pixels = decode_image(data, shown, InputConfig(max_pixels=max_pixels, max_file_bytes=max(len(data), 1)))
+        except ImageTooLargeError:
+            raise
+        except InputImageError as exc:
+            raise Unprocessable(str(exc), code=exc.code) from None
+        _require_colour(pixels)
+        encoded = png_for_storage(pixels)
     stored_name = f"{secrets.token_hex(16)}.png"
     photos_dir.mkdir(parents=True, exist_ok=True)
     path = photos_dir / stored_name
     tmp = photos_dir / f".{stored_name}.tmp"
-    tmp.write_bytes(png_for_storage(pixels))
+    tmp.write_bytes(encoded)
     tmp.replace(path)
     return StoredPhoto(stored_name=stored_name, sha256=hashlib.sha256(data).hexdigest(),
                        width=int(pixels.shape[1]), height=int(pixels.shape[0]), captured_at=capture_time(data))

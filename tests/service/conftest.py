@@ -67,7 +67,7 @@ class Service:
     def sessions(self):
         from outcomes.service.db import make_engine, make_sessionmaker
 
-        return make_sessionmaker(make_engine(self.settings.database))
+        return make_sessionmaker(make_engine(self.settings.database), self.settings.audit_key())
 
 
 def make_service(tmp_path: Path, database_url: str | None, **overrides) -> Service:  # noqa: ANN003

@@ -302,3 +302,84 @@ def test_migrations_match_the_models(service):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_who_may_upload_is_checked_before_the_body(service):
+    writer = service.auth(service.add_user("dr.lee"))
+    viewer = service.auth(service.add_user("assistant", role="viewer"))
+    patient_id = _patient(service, writer)
+    # not an image: a check made after reading the body would answer 415
+    answer = _upload(service, viewer, patient_id, b"<html></html>", name="x.jpg")
+    assert answer.status_code == 403 and answer.json()["code"] == "read_only_role"
+
+
+def test_a_body_of_unstated_length_over_the_cap_is_refused(tmp_path, database_url):
+    from tests.service.conftest import make_service
+
+    service = make_service(tmp_path, database_url, max_upload_bytes=50_000)
+    auth = service.auth(service.add_user("dr.lee"))
+    patient_id = _patient(service, auth)
+
+    def chunks():
+        for _ in range(20):
+            yield b"\0" * 10_000
+
+    answer = service.client.post(f"/api/v1/patients/{patient_id}/photos", content=chunks(),
+                                 headers={**auth, "Content-Type": "multipart/form-data; boundary=x"})
+    assert answer.status_code == 413 and answer.json()["code"] == "upload_too_large"
+
+
+def test_a_16_bit_greyscale_image_is_refused_before_decoding(service):
+    import numpy as np
+    from PIL import Image
+
+    auth = service.auth(service.add_user("dr.lee"))
+    patient_id = _patient(service, auth)
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((3000, 3000), np.uint16)).save(out, "PNG")
+    answer = _upload(service, auth, patient_id, out.getvalue(), name="grey.png")
+    assert answer.status_code == 422 and answer.json()["code"] == "image_greyscale"
+
+
+def test_ids_out_of_range_are_not_found(service):
+    auth = service.auth(service.add_user("dr.lee"))
+    for path in ("/api/v1/patients/2147483648", "/api/v1/patients/99999999999999999999",
+                 "/api/v1/photos/2147483648/image", "/api/v1/assessments/2147483648", "/api/v1/patients/0"):
+        answer = service.client.get(path, headers=auth)
+        assert answer.status_code == 404, path
+
+
+def test_an_internal_error_is_one_line_with_the_security_headers(service):
+    from fastapi.testclient import TestClient
+
+    def broken():  # noqa: ANN202
+        raise RuntimeError("/secret/path/inside")
+
+    service.app.add_api_route("/api/v1/broken", broken)
+    client = TestClient(service.app, base_url="https://testserver", raise_server_exceptions=False)
+    answer = client.get("/api/v1/broken")
+    assert answer.status_code == 500 and answer.json()["code"] == "internal_error"
+    assert "/secret" not in answer.text
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_unknown_users_cost_a_password_check_too(service, monkeypatch):
+    from argon2 import PasswordHasher
+
+    calls = []
+    real = PasswordHasher.verify
+    monkeypatch.setattr(PasswordHasher, "verify", lambda self, h, p: calls.append(h) or real(self, h, p))
+    service.add_user("dr.lee")
+    calls.clear()
+    service.client.post("/api/v1/tokens", json={"username": "nobody", "password": "whatever-it-is"})
+    assert len(calls) == 1  # against a dummy hash, as long as a real check takes
+
+
+def test_login_is_throttled_per_address(service):
+    for i in range(50):  # one failure each for 50 names, all from the test client's address
+        answer = service.client.post("/api/v1/tokens", json={"username": f"name{i}", "password": "wrong-password"})
+        assert answer.status_code == 401
+    service.add_user("dr.lee")
+    answer = service.client.post("/api/v1/tokens", json={"username": "dr.lee", "password": PASSWORD})
+    assert answer.status_code == 429

@@ -16,65 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.service.conftest import PASSWORD
+from tests.service.running import RunningServer
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
 OUTCOMES = [sys.executable, "-m", "outcomes.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RunningServer:
-    def __init__(self, data: Path, database_url: str | None, workers: int = 1):
-        self.data, self.database_url, self.workers = data, database_url, workers
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def options(self) -> list[str]:
-        return ["--data", str(self.data)] + (["--database", self.database_url] if self.database_url else [])
-
-    def add_user(self, username: str, clinic: str = "Harbour Clinic") -> None:
-        run = subprocess.run([*OUTCOMES, "users", "add", username, "--clinic", clinic, *self.options],
-                             env={**os.environ, "OUTCOMES_PASSWORD": PASSWORD}, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
-
-    def start(self) -> None:
-        self.log = open(self.data.parent / f"serve-{self.port}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*OUTCOMES, "serve", *self.options, "--port", str(self.port), "--workers", str(self.workers)],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                assert self.process.poll() is None, self.read_log()
-                time.sleep(0.1)
-        raise AssertionError("outcomes serve did not start within 60 s:\n" + self.read_log())
-
-    def read_log(self) -> str:
-        return (self.data.parent / f"serve-{self.port}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def leftover_processes(self) -> list[str]:
-        listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        return [line for line in listing.splitlines() if str(self.data) in line and "ps -eo" not in line]
 
 
 @pytest.fixture
@@ -224,3 +170,66 @@ def test_sigkill_of_a_worker_mid_assessment_requeues_its_job(server):
     done = _wait(client, assessment_id, timeout=120)
     assert done["status"] == "done" and done["attempts"] == 2, done
     assert server.process.poll() is None
+
+
+def test_uploads_at_the_same_moment_keep_one_baseline(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _client(server)
+    token = client.headers["Authorization"]
+    patients = [client.post("/api/v1/patients", json={"external_id": f"race-{i}"}).json()["id"] for i in range(6)]
+
+    def upload(args):  # noqa: ANN001, ANN202
+        import httpx
+
+        patient_id, sample, visit, day = args
+        with httpx.Client(base_url=server.url, timeout=60, headers={"Authorization": token}) as c, \
+                open(SAMPLES / sample, "rb") as fh:
+            return c.post(f"/api/v1/patients/{patient_id}/photos", files={"file": (sample, fh, "image/jpeg")},
+                          data={"visit": visit, "visit_day": str(day)}).status_code
+
+    jobs = [(p, "S04_baseline.jpg", "baseline", 0) for p in patients] + \
+           [(p, "S04_day90.jpg", "day90", 90) for p in patients]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        codes = list(pool.map(upload, jobs))
+    assert codes == [201] * len(jobs)
+    for patient_id in patients:
+        record = client.get(f"/api/v1/patients/{patient_id}").json()
+        assessments = [a for v in record["visits"] for a in v["assessments"]]
+        assert len(assessments) == 1, record  # the day-90 photo against the day-0 baseline, whatever came first
+        baseline = next(v for v in record["visits"] if v["day"] == 0)["photos"][0]["id"]
+        assert assessments[0]["baseline_photo_id"] == baseline
+
+
+def test_parallel_guesses_are_throttled_too(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def guess(password: str) -> int:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            return c.post("/api/v1/tokens", json={"username": "dr.lee", "password": password}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(guess, ["wrong-password"] * 24))
+    assert codes.count(401) == 10 and codes.count(429) == 14, codes
+    assert guess(PASSWORD) == 429
+
+
+def test_the_workers_are_restarted_when_they_die(server):
+    import subprocess as sp
+
+    children = sp.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
+    consumer = next(int(pid) for pid in children
+                    if "outcomes.service.worker" in open(f"/proc/{pid}/cmdline").read())  # noqa: SIM115
+    os.kill(consumer, signal.SIGKILL)
+    client = _client(server)
+    assessment_id = _upload_pair(client, SAMPLES / "S01_baseline.jpg", SAMPLES / "S01_day90.jpg")
+    done = _wait(client, assessment_id, timeout=120)
+    assert done["status"] == "done", done
+
+
+def test_dev_mode_is_for_localhost_only(tmp_path):
+    run = subprocess.run([*OUTCOMES, "serve", "--data", str(tmp_path / "d"), "--dev", "--host", "0.0.0.0"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "localhost only" in run.stderr

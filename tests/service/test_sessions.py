@@ -28,12 +28,12 @@ def _set_cookie_header(answer, name: str) -> str:
 def test_login_sets_a_host_only_secure_strict_cookie(service):
     service.add_user("dr.lee")
     answer = _log_in(service, "dr.lee")
-    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    assert answer.status_code == 303 and answer.headers["location"] == "/patients"
     cookie = _set_cookie_header(answer, "__Host-outcomes_session").lower()
     for attribute in ("secure", "httponly", "samesite=strict", "path=/"):
         assert attribute in cookie, attribute
     assert "domain=" not in cookie
-    home = service.client.get("/")
+    home = service.client.get("/patients")
     assert home.status_code == 200 and "dr.lee" in home.text and "Harbour Clinic" in home.text
 
 
@@ -49,7 +49,7 @@ def test_every_form_has_a_csrf_token(service):
     for page in (service.client.get("/login").text,):
         assert page.count("<form") == page.count('name="csrf_token"')
     _log_in(service, "dr.lee")
-    home = service.client.get("/").text
+    home = service.client.get("/patients").text
     forms = re.findall(r"<form[^>]*>", home)
     posting = [f for f in forms if 'method="post"' in f]
     assert posting and home.count('name="csrf_token"') == len(posting)
@@ -69,11 +69,11 @@ def test_logout_needs_the_sessions_csrf_token_and_revokes_it(service):
     _log_in(service, "dr.lee")
     cookie = service.client.cookies.get("__Host-outcomes_session")
     assert service.client.post("/logout", data={"csrf_token": "forged"}).status_code == 403
-    assert service.client.get("/", follow_redirects=False).status_code == 200  # still signed in
-    token = _csrf(service.client.get("/").text)
+    assert service.client.get("/patients", follow_redirects=False).status_code == 200  # still signed in
+    token = _csrf(service.client.get("/patients").text)
     assert service.client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     service.client.cookies.set("__Host-outcomes_session", cookie)  # the old cookie, replayed
-    answer = service.client.get("/", follow_redirects=False)
+    answer = service.client.get("/patients", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/login"
 
 
@@ -84,11 +84,11 @@ def test_sessions_end_when_idle_and_at_their_absolute_lifetime(service):
     for column, seconds in (("last_seen_at", service.settings.session_idle_s),
                             ("created_at", service.settings.session_lifetime_s)):
         _log_in(service, "dr.lee")
-        assert service.client.get("/", follow_redirects=False).status_code == 200
+        assert service.client.get("/patients", follow_redirects=False).status_code == 200
         with service.sessions().begin() as session:
             session.execute(update(PageSession).where(PageSession.revoked_at.is_(None))
                             .values({column: utc_in(-seconds - 1)}))
-        assert service.client.get("/", follow_redirects=False).status_code == 303, column
+        assert service.client.get("/patients", follow_redirects=False).status_code == 303, column
         service.client.cookies.clear()
 
 
@@ -99,7 +99,7 @@ def test_an_active_session_stays_open(service):
     _log_in(service, "dr.lee")
     with service.sessions().begin() as session:
         session.execute(update(PageSession).values(last_seen_at=utc_in(-service.settings.session_idle_s + 60)))
-    assert service.client.get("/", follow_redirects=False).status_code == 200
+    assert service.client.get("/patients", follow_redirects=False).status_code == 200
 
 
 def test_page_login_failures_are_throttled_with_one_message(service):
@@ -198,3 +198,50 @@ def test_audit_verify_command(service):
     run = subprocess.run([sys.executable, "-m", "outcomes.cli", "audit", "verify", *options], capture_output=True,
                          text=True)
     assert run.returncode == 1 and "row 1" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_session_cookie_is_stored_only_hashed(service):
+    from outcomes.service.db import PageSession
+
+    service.add_user("dr.lee")
+    _log_in(service, "dr.lee")
+    cookie = service.client.cookies.get("__Host-outcomes_session")
+    with service.sessions().begin() as session:
+        row = session.scalar(select(PageSession))
+        values = " ".join(str(v) for v in session.execute(text("SELECT * FROM page_sessions")).one())
+    assert cookie and cookie not in values and row.token_hash != cookie and len(row.token_hash) == 64
+
+
+def test_each_request_restarts_the_idle_clock(service):
+    from outcomes.service.db import PageSession, utc_in
+
+    service.add_user("dr.lee")
+    _log_in(service, "dr.lee")
+    with service.sessions().begin() as session:
+        session.execute(update(PageSession).values(last_seen_at=utc_in(-service.settings.session_idle_s + 60)))
+    assert service.client.get("/patients", follow_redirects=False).status_code == 200
+    with service.sessions().begin() as session:
+        assert session.scalar(select(PageSession.last_seen_at)) >= utc_in(-30)
+
+
+def test_a_chain_rewritten_without_the_key_is_detected(service):
+    import hashlib
+    import json as json_module
+
+    from outcomes.service.audit import GENESIS_HASH, HASHED_FIELDS, verify_chain
+    from outcomes.service.db import AuditEntry, AuditHead
+
+    service.add_user("dr.lee")
+    for _ in range(3):
+        service.token("dr.lee")
+    with service.sessions().begin() as session:  # edit row 2, then recompute every hash as sha256
+        session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(username="someone.else"))
+        prev = GENESIS_HASH
+        for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+            canonical = json_module.dumps([getattr(entry, f) for f in HASHED_FIELDS], separators=(",", ":"))
+            digest = hashlib.sha256(f"{prev}\n{canonical}".encode()).hexdigest()
+            session.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(prev_hash=prev, row_hash=digest))
+            prev = digest
+        session.execute(update(AuditHead).values(last_hash=prev))
+    with service.sessions().begin() as session:
+        assert not verify_chain(session).ok

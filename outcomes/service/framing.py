@@ -60,9 +60,11 @@ def check_framing(data: bytes, baseline, models, config) -> dict:  # noqa: ANN00
         if code == "different_person":
             warnings.append("This does not look like the baseline's person: check the patient.")
         elif code == "expression_change":
-            detail = comparable.expression.describe() if comparable.expression is not None else ""
-            warnings.append(f"The expression differs from the baseline ({detail}): relax the face, lips closed, "
-                            "no smile.")
+            from outcomes.service.wording import expression_words
+
+            changes = comparable.expression.changes if comparable.expression is not None else None
+            warnings.append(f"The expression differs from the baseline: {expression_words(changes)}. Ask for a "
+                            "relaxed face, lips closed, no smile, as in the baseline.")
     return {"face": True, "warnings": warnings,
             "pose_change_deg": {k: round(v, 1) for k, v in change.items()}, "size_ratio": round(float(ratio), 2),
             "faces_found": int(after.faces_found)}

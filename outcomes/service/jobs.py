@@ -211,13 +211,13 @@ class AssessmentWorker:
         photos_dir = self.settings.photos_dir
         baseline = self._cache.get(job.before.stored_name)
         if baseline is None:
-            baseline = analyse_face(load_stored(photos_dir, job.before.stored_name, job.before.sha256),
-                                    self.models, self.config)
+            baseline = analyse_face(load_stored(photos_dir, job.before.stored_name, job.before.sha256,
+                                                "the baseline photo"), self.models, self.config)
             self._cache[job.before.stored_name] = baseline
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(job.before.stored_name)
-        after = load_stored(photos_dir, job.after.stored_name, job.after.sha256)
+        after = load_stored(photos_dir, job.after.stored_name, job.after.sha256, "the follow-up photo")
         assessment = assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick)
         write_result_pictures(assessment, after.pixels, self.settings.results_dir / str(job.assessment_id))
         return assessment.to_dict()

@@ -65,7 +65,11 @@ def render(name: str, status_code: int = 200, **context) -> HTMLResponse:  # noq
 
 
 def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> HTMLResponse:
-    response = render("error.html", status, status=status, message=message)
+    try:  # the menu when someone is signed in; an error page must render even when the database cannot
+        caller = page_caller(request) if status != 500 else None
+    except Exception:  # noqa: BLE001
+        caller = None
+    response = render("error.html", status, status=status, message=message, caller=caller)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

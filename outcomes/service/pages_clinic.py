@@ -77,13 +77,14 @@ async def create_patient(request: Request) -> Response:
 
 
 @router.get("/patients/{patient_id}")
-def timeline(request: Request, patient_id: int) -> Response:
+def timeline(request: Request, patient_id: int, uploaded: str = "", deleted: str = "") -> Response:
     with page_transaction(request) as (session, caller):
         patient = records.get_patient(session, caller, patient_id)
         record = records.patient_json(session, patient)
         points = timeline_points(session, patient.id)
         _audit(session, caller, "view", "patient", patient.id, patient.id)
-    return render("timeline.html", caller=caller, patient=record, points=points, chart=timeline_svg(points))
+    return render("timeline.html", caller=caller, patient=record, points=points, chart=timeline_svg(points),
+                  uploaded=uploaded, deleted=deleted)
 
 
 # --- upload ------------------------------------------------------------------------------
@@ -120,7 +121,30 @@ async def upload(request: Request, patient_id: int) -> Response:
         return await run_in_threadpool(_upload_page, request, patient_id, str(exc), status_of(exc))
     if added.assessment_id is not None:
         return RedirectResponse(f"/assessments/{added.assessment_id}", status_code=303)
-    return RedirectResponse(f"/patients/{patient_id}#photo-{added.photo.id}", status_code=303)
+    kind = "baseline" if added.is_baseline else "photo"
+    return RedirectResponse(f"/patients/{patient_id}?uploaded={kind}#photo-{added.photo.id}", status_code=303)
+
+
+@router.post("/photos/{photo_id}/delete")
+async def delete_photo(request: Request, photo_id: int) -> Response:
+    """Delete a photo (a follow-up to retake, usually) with its assessments and files."""
+    form = await request.form(max_files=0, max_fields=5)
+    settings = _state(request).settings
+
+    def delete() -> tuple[int, str, list[int]]:
+        with page_transaction(request) as (session, caller):
+            check_csrf(caller, form.get("csrf_token"))
+            records.require_writer(caller)
+            photo, patient = records.get_photo(session, caller, photo_id)
+            records.get_patient(session, caller, patient.id, lock=True)
+            queued = records.delete_photo(session, photo)
+            _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256, queued=queued)
+            return patient.id, photo.stored_name, queued
+
+    patient_id, stored_name, queued = await run_in_threadpool(delete)
+    (settings.photos_dir / stored_name).unlink(missing_ok=True)
+    _state(request).queue(queued)
+    return RedirectResponse(f"/patients/{patient_id}?deleted=1", status_code=303)
 
 
 @router.post("/patients/{patient_id}/check")
@@ -148,7 +172,7 @@ async def check_photo(request: Request, patient_id: int, view: str = "frontal") 
         answer = await run_in_threadpool(state.check_framing, data, baseline)
     except Exception:  # noqa: BLE001 - a check that times out or fails must not block the upload
         return JSONResponse({"warnings": [], "checked": False, "note": "the framing check did not answer in time"})
-    return JSONResponse({**answer, "checked": True})
+    return JSONResponse({**answer, "checked": True, "baseline": baseline is not None})
 
 
 # --- photos ------------------------------------------------------------------------------

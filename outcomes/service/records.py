@@ -131,6 +131,7 @@ class AddedPhoto:
     photo: Photo
     assessment_id: int | None  # the new photo's own assessment against the baseline
     queued: tuple[int, ...]  # every assessment this upload queued (a new, earlier baseline queues several)
+    is_baseline: bool = False  # the photo is now its view's baseline
 
 
 def add_photo(session: Session, caller: Caller, patient: Patient, stored: StoredPhoto, visit_name: str,
@@ -175,7 +176,8 @@ def add_photo(session: Session, caller: Caller, patient: Patient, stored: Stored
                  object_type="photo", object_id=photo.id, patient_id=patient.id, ip=caller.ip,
                  detail={"visit": visit_name, "visit_day": visit_day, "view": view, "sha256": stored.sha256,
                          "queued": queued})
-    return AddedPhoto(photo, own, tuple(queued))
+    is_baseline = not same_view or visit_day < same_view[0][1]
+    return AddedPhoto(photo, own, tuple(queued), is_baseline)
 
 
 def _queue(session: Session, patient_id: int, photo_id: int, baseline_photo_id: int) -> int:

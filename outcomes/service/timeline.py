@@ -60,6 +60,8 @@ def timeline_svg(points: list[TimelinePoint], width: int = 720, height: int = 26
     """Improvement score against visit day (frontal view): filled dots usable, hollow not usable,
     the GAIS grade above each, an orange ring and "PIH" where PIH was found."""
     shown = [p for p in points if p.view == "frontal" and p.score is not None]
+    # a pair that is not usable has no score to trust: it is drawn hollow on the zero line, "retake"
+    shown = [p if p.usable else TimelinePoint(**{**p.__dict__, "score": 0.0}) for p in shown]
     if len(shown) < 2:
         return ""
     left, right, top, bottom = 56, 44, 24, 40
@@ -84,21 +86,27 @@ def timeline_svg(points: list[TimelinePoint], width: int = 720, height: int = 26
                  f'<text class="tick" x="{width - right}" y="{height - 8}" text-anchor="end">day {hi_day}</text>'
                  f'<text class="tick" x="{(left + width - right) / 2:.0f}" y="{height - 8}" text-anchor="middle">'
                  'improvement score (above 0: better)</text>')
-    path = " ".join(f"{'M' if i == 0 else 'L'}{x(p.day):.1f},{y(p.score):.1f}" for i, p in enumerate(shown))
+    trusted = [p for p in shown if p.usable]
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x(p.day):.1f},{y(p.score):.1f}" for i, p in enumerate(trusted))
     parts.append(f'<path class="line" d="{path}"/>')
     for p in shown:
         cx, cy = x(p.day), y(p.score)
         dot = "dot" if p.usable else "dot hollow"
-        title = escape(f"{p.visit} (day {p.day}): " + ("baseline" if p.status == "baseline" else
-                       f"GAIS {p.grade} {p.label}, score {p.score:+.2f}" + (", PIH" if p.pih else "")
-                       + ("" if p.usable else ", not usable")))
+        if p.status == "baseline":
+            what = "baseline"
+        elif not p.usable:
+            what = "not usable: the photos cannot be compared; retake"
+        else:
+            what = f"GAIS {p.grade} {p.label}, score {p.score:+.2f}" + (", PIH" if p.pih else "")
+        title = escape(f"{p.visit} (day {p.day}): {what}")
         parts.append(f'<g><title>{title}</title><circle class="{dot}" cx="{cx:.1f}" cy="{cy:.1f}" r="6"/>')
         if p.pih:
             parts.append(f'<circle class="pih-ring" cx="{cx:.1f}" cy="{cy:.1f}" r="11"/>'
                          f'<text class="pih-label" x="{cx:.1f}" y="{cy + 26:.1f}" text-anchor="middle">PIH</text>')
         if p.grade is not None:
+            label = f"GAIS {p.grade}" if p.usable else "retake"
             parts.append(f'<text class="grade-label" x="{cx:.1f}" y="{cy - 12:.1f}" text-anchor="middle">'
-                         f'GAIS {p.grade}</text>')
+                         f'{label}</text>')
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

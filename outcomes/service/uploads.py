@@ -154,8 +154,10 @@ def _require_colour(pixels: np.ndarray) -> None:
         raise Unprocessable(str(exc), code=exc.code) from None
 
 
-def load_stored(photos_dir: Path, stored_name: str, sha256: str):  # noqa: ANN201 - outcomes.types.Photo
-    """The stored photo as a pipeline :class:`~outcomes.types.Photo`, carrying its upload's sha256."""
+def load_stored(photos_dir: Path, stored_name: str, sha256: str,
+                label: str = "the photo"):  # noqa: ANN201 - outcomes.types.Photo
+    """The stored photo as a pipeline :class:`~outcomes.types.Photo`, carrying its upload's sha256;
+    ``label`` names it in error messages ("the follow-up photo")."""
     import cv2
 
     from outcomes.types import Photo
@@ -163,4 +165,4 @@ def load_stored(photos_dir: Path, stored_name: str, sha256: str):  # noqa: ANN20
     bgr = cv2.imread(str(photos_dir / stored_name), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(photos_dir / stored_name)
-    return Photo(pixels=np.ascontiguousarray(bgr[:, :, ::-1]), source=f"photo {sha256[:12]}", sha256=sha256)
+    return Photo(pixels=np.ascontiguousarray(bgr[:, :, ::-1]), source=label, sha256=sha256)

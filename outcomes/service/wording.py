@@ -42,21 +42,74 @@ def probability_words(probabilities: dict) -> str:
     return words + "."
 
 
-def flag_text(flag: str) -> str:
+EXPRESSION_WORDS = {
+    "mouth_width": ("the mouth is wider (a smile)", "the mouth is narrower"),
+    "corner_lift": ("the mouth corners are raised (a smile)", "the mouth corners are lowered"),
+    "lip_opening": ("the lips are parted", "the lips are closed"),
+    "eye_aperture": ("the eyes are opened wider", "the eyes are narrowed (squinting or smiling)"),
+    "brow_height": ("the brows are raised", "the brows are lowered (frowning)"),
+    "cheek_height": ("the cheeks are raised (a smile)", "the cheeks are lower"),
+}
+
+
+def _code(flag: object) -> str:
+    """A flag's code, from its text (``"code: detail"``) or its ``{"code", "detail"}`` object."""
+    if isinstance(flag, dict):
+        return str(flag.get("code", ""))
+    return str(flag).partition(":")[0].strip()
+
+
+def expression_words(changes_ipd: dict | None, limit: int = 3) -> str:
+    """The largest expression changes in words: "the mouth corners are raised (a smile), the eyes are narrowed"."""
+    if not changes_ipd:
+        return "the expression differs"
+    ranked = sorted(((abs(v), k, v) for k, v in changes_ipd.items() if k in EXPRESSION_WORDS and v), reverse=True)
+    words = [EXPRESSION_WORDS[k][0 if v > 0 else 1] for _, k, v in ranked[:limit]]
+    return ", ".join(words) or "the expression differs"
+
+
+def flag_text(flag: object, result: dict | None = None) -> str:
+    """A QC flag in plain words; the expression change from the measured changes, not the statistics."""
     from outcomes.report.text import flag_words
-    from outcomes.schema import QcFlag
 
-    parsed = QcFlag.parse(str(flag))
-    if parsed.code in FLAG_TEXT:
-        return FLAG_TEXT[parsed.code] + (f" ({parsed.detail})" if parsed.detail else "")
-    return flag_words(flag)
+    code = _code(flag)
+    if code == "expression_change":
+        changes = ((result or {}).get("qc", {}).get("expression") or {}).get("changes_ipd")
+        return f"the expression differs from the baseline: {expression_words(changes)}"
+    if code in FLAG_TEXT:
+        return FLAG_TEXT[code]
+    return flag_words(flag if isinstance(flag, str) else code)
 
 
-def advice(flag_codes: list[str]) -> list[str]:
-    """What to do, once per distinct piece of advice, in the order of the flags."""
+def change_summary(gais: dict) -> str:
+    """"Wrinkle severity 16 % lower than baseline; fold depth and jowl bulge essentially unchanged"."""
+    parts = []
+    components = gais.get("components") or {}
+    for key, what in (("wrinkle", "wrinkle severity"), ("laxity", "fold depth and jowl bulge")):
+        value = components.get(key)
+        if value is None:
+            continue
+        if abs(value) < 0.005:
+            parts.append(f"{what} essentially unchanged from baseline")
+        else:
+            parts.append(f"{what} {abs(value):.0%} {'lower' if value > 0 else 'higher'} than baseline")
+    text = "; ".join(parts) or "no regions could be compared"
+    return text[0].upper() + text[1:] + "."
+
+
+def relative_change(before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return "—"
+    if before <= 0:
+        return "new" if after > 0 else "±0 %"
+    return f"{(after - before) / before:+.0%}"
+
+
+def advice(flag_codes: list) -> list[str]:
+    """What to do, once per distinct piece of advice, in the order of the flags (codes or flag objects)."""
     out: list[str] = []
-    for code in flag_codes:
-        bare = code.removeprefix("before_").removeprefix("after_")
+    for flag in flag_codes:
+        bare = _code(flag).removeprefix("before_").removeprefix("after_")
         text = ADVICE.get(bare)
         if text and text not in out:
             out.append(text)

@@ -121,7 +121,8 @@ def test_a_clinicians_visit(server, browser):
     assert re.search(r"/patients/\d+$", page.url)
     patient_url = page.url
     _upload(page, SAMPLES / "S03_baseline.jpg", "baseline", 0)
-    page.wait_for_url(re.compile(r"/patients/\d+#photo-\d+$"))
+    page.wait_for_url(re.compile(r"/patients/\d+\?uploaded=baseline#photo-\d+$"))
+    assert "as the baseline" in page.inner_text(".flash")
     _upload(page, SAMPLES / "S03_day90.jpg", "day90", 90)
     page.wait_for_url(re.compile(r"/assessments/\d+$"))
     page.wait_for_selector("#gais", timeout=60_000)  # appears by itself when the worker is done

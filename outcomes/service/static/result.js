@@ -14,7 +14,7 @@
           }
         })
         .catch(function () {});
-    }, 400);
+    }, 250);
     return;
   }
   const compare = document.getElementById("compare");

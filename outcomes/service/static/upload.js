@@ -40,7 +40,9 @@
           framing.appendChild(list);
         } else if (body.checked) {
           framing.className = "framing ok-box";
-          framing.textContent = "Framing checked: a face, comparable with the baseline.";
+          framing.textContent = body.baseline
+            ? "Framing checked: a face, comparable with the baseline."
+            : "Framing checked: a face was found. This first photo becomes the baseline.";
         } else {
           framing.className = "framing";
           framing.textContent = body.note || (body.error ? body.error : "The framing could not be checked.");

@@ -35,6 +35,11 @@ def multipart(fields: dict[str, str], file_field: str, path: Path) -> tuple[byte
 
 
 def main(base: str, username: str, password: str, before: str, after: str) -> int:
+    with urllib.request.urlopen(f"{base}/login", timeout=30) as answer:  # the pages' templates are installed
+        assert b'name="csrf_token"' in answer.read(), "the login page has no CSRF token"
+    for asset in ("app.css", "upload.js", "result.js"):
+        with urllib.request.urlopen(f"{base}/static/{asset}", timeout=30) as answer:
+            assert answer.status == 200
     token = call(f"{base}/api/v1/tokens", "POST", json.dumps({"username": username, "password": password}).encode(),
                  {"Content-Type": "application/json"})["token"]
     auth = {"Authorization": f"Bearer {token}"}

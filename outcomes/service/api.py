@@ -21,6 +21,7 @@ from outcomes.service import audit, records
 from outcomes.service.db import Assessment, Patient
 from outcomes.service.errors import Unauthorized, Unprocessable
 from outcomes.service.security import Caller, caller_from_token, issue_token, log_in, revoke_token
+from outcomes.service.storage import remove_photo_files
 
 router = APIRouter(prefix="/api/v1")
 IMAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -168,10 +169,10 @@ def delete_photo(request: Request, photo_id: int) -> Response:
         records.require_writer(caller)
         photo, patient = records.get_photo(session, caller, photo_id)
         records.get_patient(session, caller, patient.id, lock=True)
-        queued = records.delete_photo(session, photo)
-        _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256, queued=queued)
-        stored_name = photo.stored_name
-    (state.settings.photos_dir / stored_name).unlink(missing_ok=True)
-    state.queue(queued)
+        deleted = records.delete_photo(session, photo)
+        _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256,
+               assessments=list(deleted.assessment_ids), queued=list(deleted.queued))
+    remove_photo_files(state.settings, deleted.stored_name, deleted.assessment_ids)
+    state.queue(deleted.queued)
     return Response(status_code=204)
 

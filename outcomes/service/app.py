@@ -37,6 +37,8 @@ class ServiceState:
     secret: bytes
     # (photo bytes, baseline's stored name or None) → the framing check's answer; None: no workers to ask
     check_framing: Callable[[bytes, str | None], dict] | None = None
+    # (stored name, sha256) of a new baseline → its analysis made ahead by a worker; None: not done
+    prepare_baseline: Callable[[str, str], None] | None = None
 
     def queue(self, assessment_ids) -> None:  # noqa: ANN001 - iterable of int
         """Put committed assessments on the queue. A queue that cannot be reached is logged, not raised: the
@@ -163,15 +165,17 @@ def create_app(settings: ServiceSettings, *, enqueue: Callable[[int], None] | No
     engine = make_engine(settings.database)
     if migrate:
         upgrade_database(engine)
+    prepare_baseline = None
     if enqueue is None:
         from outcomes.service.jobs import make_queue
 
-        _, enqueue, check_task = make_queue(settings)
+        queue = make_queue(settings)
+        enqueue, prepare_baseline = queue.assess, queue.prepare
         if check_framing is None:
             def check_framing(data: bytes, baseline: str | None) -> dict:
-                return check_task(data, baseline).get(blocking=True, timeout=10)
+                return queue.check(data, baseline).get(blocking=True, timeout=10)
     state = ServiceState(settings, make_sessionmaker(engine, settings.audit_key()), enqueue, settings.secret(),
-                         check_framing)
+                         check_framing, prepare_baseline)
     app = FastAPI(title="outcomes clinic server", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.outcomes = state
 

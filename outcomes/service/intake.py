@@ -66,6 +66,11 @@ async def receive_photo(request: Request, patient_id: int,
 
     added = await run_in_threadpool(record)
     state.queue(added.queued)
+    if added.is_baseline and state.prepare_baseline is not None:
+        try:
+            state.prepare_baseline(stored.stored_name, stored.sha256)
+        except Exception:  # noqa: BLE001 - only a head start
+            pass
     return added
 
 

@@ -24,6 +24,7 @@ import sys
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,6 +36,7 @@ from outcomes.service.settings import ServiceSettings
 log = logging.getLogger("outcomes.service.jobs")
 TASK_NAME = "assess"
 CHECK_TASK_NAME = "check_framing"
+PREPARE_TASK_NAME = "prepare_baseline"
 # A job whose worker died this many times is failed, not retried: the photo itself may kill
 # its worker (memory, a crash in a native library), and must not do so for ever.
 MAX_ATTEMPTS = 3
@@ -200,32 +202,96 @@ class AssessmentWorker:
             baseline = load_stored(self.settings.photos_dir, baseline_stored_name, "")
         return check_framing(data, baseline, self.models, self.config)
 
-    def assess(self, job: Claim) -> dict:
+    def baseline_analysis(self, stored_name: str, sha256: str):  # noqa: ANN201 - FaceAnalysis
+        """The baseline's analysis: from this worker's memory, else the data folder's cache (shared by the
+        workers; written when the baseline was uploaded), else made now and cached."""
         from outcomes.face_analysis import analyse_face
-        from outcomes.pipeline import assess_pair
-        from outcomes.service.pictures import write_result_pictures
         from outcomes.service.uploads import load_stored
 
         if self.models is None:
             self.load()
-        photos_dir = self.settings.photos_dir
-        baseline = self._cache.get(job.before.stored_name)
-        if baseline is None:
-            baseline = analyse_face(load_stored(photos_dir, job.before.stored_name, job.before.sha256,
-                                                "the baseline photo"), self.models, self.config)
-            self._cache[job.before.stored_name] = baseline
+        analysis = self._cache.get(stored_name)
+        if analysis is None:
+            path = self.settings.analyses_dir / f"{stored_name.removesuffix('.png')}.{self.config.sha256()[:16]}.pkl.z"
+            analysis = load_analysis(path)
+            if analysis is None:
+                analysis = analyse_face(load_stored(self.settings.photos_dir, stored_name, sha256, "the baseline photo"),
+                                        self.models, self.config)
+                store_analysis(path, analysis, self.settings.analysis_cache_mib)
+            self._cache[stored_name] = analysis
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        self._cache.move_to_end(job.before.stored_name)
-        after = load_stored(photos_dir, job.after.stored_name, job.after.sha256, "the follow-up photo")
+        self._cache.move_to_end(stored_name)
+        return analysis
+
+    def assess(self, job: Claim) -> dict:
+        from outcomes.pipeline import assess_pair
+        from outcomes.service.pictures import write_result_pictures
+        from outcomes.service.uploads import load_stored
+
+        baseline = self.baseline_analysis(job.before.stored_name, job.before.sha256)
+        after = load_stored(self.settings.photos_dir, job.after.stored_name, job.after.sha256, "the follow-up photo")
         assessment = assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick)
         write_result_pictures(assessment, after.pixels, self.settings.results_dir / str(job.assessment_id))
         return assessment.to_dict()
 
 
-def make_queue(settings: ServiceSettings, *, worker: bool = False):  # noqa: ANN201 - (huey.SqliteHuey, task, task)
-    """The huey queue in the data folder and its tasks, ``assess(assessment_id)`` and
-    ``check(photo_bytes, baseline_stored_name)``.
+def load_analysis(path: Path):  # noqa: ANN201 - FaceAnalysis or None
+    """A cached analysis (see :func:`store_analysis`), or None when there is none or it cannot be read.
+
+    The file is a pickle: it is only ever written by this server's workers into its own data
+    folder, which nobody else may write (mode 0700).
+    """
+    import dataclasses
+    import pickle
+    import zlib
+
+    from outcomes.color import srgb_to_lab
+
+    try:
+        analysis = pickle.loads(zlib.decompress(path.read_bytes()))  # noqa: S301 - our own file, see above
+        os.utime(path)  # least recently used goes first
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed
+        log.warning("cached analysis %s unreadable; analysing again", path.name)
+        path.unlink(missing_ok=True)
+        return None
+    return dataclasses.replace(analysis, lab=srgb_to_lab(analysis.photo.pixels))
+
+
+def store_analysis(path: Path, analysis, cap_mib: int) -> None:  # noqa: ANN001 - FaceAnalysis
+    """Cache an analysis: compressed, without its CIELAB image (recomputed on load, ~0.1 s, 20 MB less);
+    then drop the least recently used files beyond ``cap_mib``."""
+    import dataclasses
+    import pickle
+    import zlib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = zlib.compress(pickle.dumps(dataclasses.replace(analysis, lab=None), protocol=5), 1)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    files = sorted(path.parent.glob("*.pkl.z"), key=lambda p: p.stat().st_mtime, reverse=True)
+    total = 0
+    for old in files:
+        total += old.stat().st_size
+        if total > cap_mib * 1024 * 1024 and old != path:
+            old.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The huey queue and its tasks (calling a task puts it on the queue)."""
+
+    huey: Any
+    assess: Any  # (assessment_id)
+    check: Any  # (photo bytes, baseline's stored name or None) → the framing check's answer
+    prepare: Any  # (baseline's stored name, its sha256): analyse a new baseline ahead of its follow-ups
+
+
+def make_queue(settings: ServiceSettings, *, worker: bool = False) -> Queue:
+    """The huey queue in the data folder and its tasks.
 
     With ``worker=True`` each worker process loads the models when it starts.
     """
@@ -258,4 +324,11 @@ def make_queue(settings: ServiceSettings, *, worker: bool = False):  # noqa: ANN
     def check(data: bytes, baseline_stored_name: str | None) -> dict:
         return worker_state().check_framing(data, baseline_stored_name)
 
-    return huey, assess, check
+    @huey.task(name=PREPARE_TASK_NAME, retries=0)
+    def prepare(stored_name: str, sha256: str) -> None:
+        try:
+            worker_state().baseline_analysis(stored_name, sha256)
+        except Exception:  # noqa: BLE001 - only a head start: the assessment analyses it again, or fails with the reason
+            log.info("baseline %s could not be analysed ahead", stored_name, exc_info=True)
+
+    return Queue(huey, assess, check, prepare)

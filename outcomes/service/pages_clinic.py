@@ -19,6 +19,7 @@ from outcomes.service.errors import NotFound, ServiceError
 from outcomes.service.pages import check_csrf, page_transaction, render
 from outcomes.service.pictures import RESULT_FILES
 from outcomes.service.settings import CONSENT_SCOPES, FITZPATRICK_TYPES
+from outcomes.service.storage import remove_photo_files
 from outcomes.service.timeline import timeline_points, timeline_svg
 
 router = APIRouter()
@@ -131,19 +132,20 @@ async def delete_photo(request: Request, photo_id: int) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     settings = _state(request).settings
 
-    def delete() -> tuple[int, str, list[int]]:
+    def delete() -> tuple[int, records.DeletedPhoto]:
         with page_transaction(request) as (session, caller):
             check_csrf(caller, form.get("csrf_token"))
             records.require_writer(caller)
             photo, patient = records.get_photo(session, caller, photo_id)
             records.get_patient(session, caller, patient.id, lock=True)
-            queued = records.delete_photo(session, photo)
-            _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256, queued=queued)
-            return patient.id, photo.stored_name, queued
+            deleted = records.delete_photo(session, photo)
+            _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256,
+                   assessments=list(deleted.assessment_ids), queued=list(deleted.queued))
+            return patient.id, deleted
 
-    patient_id, stored_name, queued = await run_in_threadpool(delete)
-    (settings.photos_dir / stored_name).unlink(missing_ok=True)
-    _state(request).queue(queued)
+    patient_id, deleted = await run_in_threadpool(delete)
+    remove_photo_files(settings, deleted.stored_name, deleted.assessment_ids)
+    _state(request).queue(deleted.queued)
     return RedirectResponse(f"/patients/{patient_id}?deleted=1", status_code=303)
 
 

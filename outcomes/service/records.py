@@ -228,21 +228,30 @@ def _headline(row: Assessment) -> dict:
             "pih_flag": result.get("pih", {}).get("flag"), "usable": result.get("qc", {}).get("usable")}
 
 
-def delete_photo(session: Session, photo: Photo) -> list[int]:
+@dataclass(frozen=True)
+class DeletedPhoto:
+    stored_name: str
+    assessment_ids: tuple[int, ...]  # deleted with it (their result folders go too)
+    queued: tuple[int, ...]  # queued against the new baseline
+
+
+def delete_photo(session: Session, photo: Photo) -> DeletedPhoto:
     """Delete a photo and every assessment it takes part in; when it was the baseline, the next
-    earliest photo becomes the baseline and the later ones are queued against it. Returns the
-    ids queued."""
+    earliest photo becomes the baseline and the later ones are queued against it. The caller
+    removes the files (:func:`outcomes.service.storage.remove_photo_files`) once committed."""
     from sqlalchemy import delete, or_
 
-    session.execute(delete(Assessment).where(or_(Assessment.photo_id == photo.id,
-                                                  Assessment.baseline_photo_id == photo.id)))
+    involved = or_(Assessment.photo_id == photo.id, Assessment.baseline_photo_id == photo.id)
+    deleted = tuple(session.scalars(select(Assessment.id).where(involved)))
+    session.execute(delete(Assessment).where(involved))
     session.delete(photo)
     session.flush()
     rest = session.execute(select(Photo, Visit.day).join(Visit, Photo.visit_id == Visit.id).where(
         Photo.patient_id == photo.patient_id, Photo.view == photo.view).order_by(Visit.day, Photo.id)).all()
-    if not rest:
-        return []
-    baseline, baseline_day = rest[0]
-    have = set(session.scalars(select(Assessment.photo_id).where(Assessment.baseline_photo_id == baseline.id)))
-    return [_queue(session, photo.patient_id, other.id, baseline.id)
-            for other, day in rest[1:] if day > baseline_day and other.id not in have]
+    queued: list[int] = []
+    if rest:
+        baseline, baseline_day = rest[0]
+        have = set(session.scalars(select(Assessment.photo_id).where(Assessment.baseline_photo_id == baseline.id)))
+        queued = [_queue(session, photo.patient_id, other.id, baseline.id)
+                  for other, day in rest[1:] if day > baseline_day and other.id not in have]
+    return DeletedPhoto(photo.stored_name, deleted, tuple(queued))

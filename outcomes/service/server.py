@@ -110,7 +110,7 @@ def serve(settings: ServiceSettings, host: str, port: int, workers: int) -> None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    _, enqueue, _ = make_queue(settings)
+    enqueue = make_queue(settings).assess
     app = create_app(settings)
     sessions = make_sessionmaker(make_engine(settings.database), settings.audit_key())
     pending = recover(sessions)

@@ -48,6 +48,8 @@ class ServiceSettings:
     login_window_s: int = 15 * 60
     # How often an idle queue worker looks for work (seconds); the upload → result latency floor.
     queue_poll_s: float = 0.1
+    # Cached baseline analyses kept on disk (MiB; about 2.5 MiB each), the least recently used dropped.
+    analysis_cache_mib: int = 2048
 
     @property
     def database(self) -> str:
@@ -63,6 +65,12 @@ class ServiceSettings:
     def results_dir(self) -> Path:
         """Each finished assessment's pictures and HTML report, in a folder named by its id."""
         return self.data_dir / "results"
+
+    @property
+    def analyses_dir(self) -> Path:
+        """Baseline analyses the workers cached (compressed pickles made here only), so that the first
+        follow-up of a patient does not wait for its baseline's analysis."""
+        return self.data_dir / "analyses"
 
     @property
     def queue_path(self) -> Path:

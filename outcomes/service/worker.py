@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s outcomes-worker %(levelname)s %(message)s")
     settings = ServiceSettings(data_dir=Path(args.data), database_url=args.database, config_path=args.config,
                                queue_poll_s=args.poll)
-    huey, _, _ = make_queue(settings, worker=True)
+    huey = make_queue(settings, worker=True).huey
     consumer = huey.create_consumer(workers=max(1, args.workers), worker_type="process", periodic=False,
                                     initial_delay=min(0.05, args.poll), backoff=1.2, max_delay=args.poll,
                                     check_worker_health=True, health_check_interval=2)

@@ -98,3 +98,50 @@ def test_a_queue_that_cannot_be_reached_does_not_fail_the_upload(tmp_path, datab
     service.app.state.outcomes.enqueue = broken
     assessment_id = _queued_assessment(service)
     assert assessment_id is not None and _row(service, assessment_id).status == "queued"
+
+
+def test_a_cached_analysis_comes_back_with_its_lab_image(tmp_path):
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from outcomes.color import srgb_to_lab
+    from outcomes.service.jobs import load_analysis, store_analysis
+    from outcomes.types import Photo
+
+    @dataclass(frozen=True)
+    class Analysis:  # the fields of FaceAnalysis the cache touches
+        photo: Photo
+        lab: np.ndarray | None
+
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    analysis = Analysis(Photo(pixels=pixels, source="x", sha256="y"), srgb_to_lab(pixels))
+    globals()["Analysis"] = Analysis  # picklable by name
+    Analysis.__qualname__ = "Analysis"
+    path = tmp_path / "a.pkl.z"
+    store_analysis(path, analysis, cap_mib=1)
+    back = load_analysis(path)
+    assert np.array_equal(back.photo.pixels, pixels) and np.array_equal(back.lab, analysis.lab)
+    path.write_bytes(b"damaged")
+    assert load_analysis(path) is None and not path.exists()
+    assert load_analysis(tmp_path / "missing.pkl.z") is None
+
+
+def test_deleting_a_photo_deletes_what_was_made_from_it(service):
+    assessment_id = _queued_assessment(service)
+    auth = {"Authorization": f"Bearer {service.token('dr.lee')}"}
+    settings = service.settings
+    stems = [p.name.removesuffix(".png") for p in settings.photos_dir.iterdir()]
+    for stem in stems:
+        for folder, name in ((settings.data_dir / "scaled", f"{stem}.thumb.jpg"),
+                             (settings.analyses_dir, f"{stem}.0123456789abcdef.pkl.z")):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(b"x")
+    (settings.results_dir / str(assessment_id)).mkdir(parents=True)
+    (settings.results_dir / str(assessment_id) / "after.jpg").write_bytes(b"x")
+    photo_id = _row(service, assessment_id).photo_id
+    assert service.client.delete(f"/api/v1/photos/{photo_id}", headers=auth).status_code == 204
+    assert not (settings.results_dir / str(assessment_id)).exists()
+    (kept,) = [p.name.removesuffix(".png") for p in settings.photos_dir.iterdir()]  # the baseline
+    left = [p.name for folder in (settings.data_dir / "scaled", settings.analyses_dir) for p in folder.iterdir()]
+    assert len(left) == 2 and all(name.startswith(kept + ".") for name in left)

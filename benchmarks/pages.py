@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import shared_data
-from service import PASSWORD, REPO, client, simulated_visits, start_server, upload
+from service import PASSWORD, client, simulated_visits, start_server, upload, with_database
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -80,15 +79,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database", help="a PostgreSQL URL instead of SQLite in the data folder")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL server and use it")
-    args = parser.parse_args()
-    if args.postgres:
-        sys.path.insert(0, str(REPO))
-        from tests.service.postgres import create_database, postgres_server
-
-        with postgres_server() as admin:
-            args.database = create_database(admin, "outcomes_bench")
-            return measure(args)
-    measure(args)
+    with_database(parser.parse_args(), measure)
 
 
 if __name__ == "__main__":

@@ -144,15 +144,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database", help="a PostgreSQL URL instead of SQLite in the data folder")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL server and use it")
-    args = parser.parse_args()
+    with_database(parser.parse_args(), measure)
+
+
+def with_database(args: argparse.Namespace, run) -> None:  # noqa: ANN001 - callable(args)
+    """``run(args)``, on a throwaway PostgreSQL server's database when ``args.postgres``."""
     if args.postgres:
         sys.path.insert(0, str(REPO))
         from tests.service.postgres import create_database, postgres_server
 
         with postgres_server() as admin:
             args.database = create_database(admin, "outcomes_bench")
-            return measure(args)
-    measure(args)
+            return run(args)
+    return run(args)
 
 
 def measure(args: argparse.Namespace) -> None:

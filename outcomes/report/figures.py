@@ -32,17 +32,24 @@ def _as_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(mask, bool)
 
 
-def make_pictures(a: Assessment, max_width: int = 700, jpeg_quality: int = 85) -> Pictures:
-    """Crop, downscale and encode every picture of the report."""
-    before = a.pair.before.pixels
-    shape = before.shape[:2]
+def report_view(a: Assessment, max_width: int = 700) -> tuple[images.View, dict[str, np.ndarray]]:
+    """The pictures' crop of BEFORE's frame (face box, mesh extent and regions, with a margin) and the
+    region masks in that frame."""
+    shape = a.pair.before.pixels.shape[:2]
     regions = {n: _as_mask(m, shape) for n, m in a.region_masks.items()}
     lm = a.pair.before_landmarks
     boxes = [tuple(map(float, lm.face_box))]
     pts = np.asarray(lm.points, float)
     if pts.ndim == 2 and len(pts) and np.isfinite(pts).all():
         boxes.append((*pts.min(axis=0), *pts.max(axis=0)))
-    view = images.face_view(shape, boxes, list(regions.values()), max_width=max_width)
+    return images.face_view(shape, boxes, list(regions.values()), max_width=max_width), regions
+
+
+def make_pictures(a: Assessment, max_width: int = 700, jpeg_quality: int = 85) -> Pictures:
+    """Crop, downscale and encode every picture of the report."""
+    before = a.pair.before.pixels
+    shape = before.shape[:2]
+    view, regions = report_view(a, max_width)
     after = a.after_normalised if a.after_normalised.shape == before.shape else a.pair.after_in_before
     uris = {
         "img-before": images.data_uri_jpeg(view.resize_rgb(before), jpeg_quality),

@@ -166,12 +166,7 @@ def get_photo_image(request: Request, photo_id: int) -> FileResponse:
 def delete_photo(request: Request, photo_id: int) -> Response:
     state = _state(request)
     with authorised(request) as (session, caller):
-        records.require_writer(caller)
-        photo, patient = records.get_photo(session, caller, photo_id)
-        records.get_patient(session, caller, patient.id, lock=True)
-        deleted = records.delete_photo(session, photo)
-        _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256,
-               assessments=list(deleted.assessment_ids), queued=list(deleted.queued))
+        deleted = records.delete_callers_photo(session, caller, photo_id)
     remove_photo_files(state.settings, deleted.stored_name, deleted.assessment_ids)
     state.queue(deleted.queued)
     return Response(status_code=204)

@@ -23,6 +23,8 @@ import socket
 import sys
 import traceback
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,6 +167,7 @@ class AssessmentWorker:
         self._cache_size = baseline_cache
         self.config = None
         self.models = None
+        self._report_next = None
 
     def load(self) -> None:
         from outcomes.config import load_config
@@ -190,6 +193,7 @@ class AssessmentWorker:
                    "details", error_code="internal_error")
         else:
             finish(self.sessions, job, result=result)
+            self.write_report()
 
     def check_framing(self, data: bytes, baseline_stored_name: str | None) -> dict:
         from outcomes.service.framing import check_framing
@@ -213,11 +217,14 @@ class AssessmentWorker:
         analysis = self._cache.get(stored_name)
         if analysis is None:
             path = self.settings.analyses_dir / f"{stored_name.removesuffix('.png')}.{self.config.sha256()[:16]}.pkl.z"
-            analysis = load_analysis(path)
-            if analysis is None:
-                analysis = analyse_face(load_stored(self.settings.photos_dir, stored_name, sha256, "the baseline photo"),
-                                        self.models, self.config)
-                store_analysis(path, analysis, self.settings.analysis_cache_mib)
+            # One analysis of a photo at a time across the workers: a follow-up that arrives while its
+            # baseline is being analysed ahead waits for that analysis instead of repeating it.
+            with _file_lock(path.with_suffix(".lock")):
+                analysis = load_analysis(path)
+                if analysis is None:
+                    analysis = analyse_face(load_stored(self.settings.photos_dir, stored_name, sha256,
+                                                        "the baseline photo"), self.models, self.config)
+                    store_analysis(path, analysis, self.settings.analysis_cache_mib)
             self._cache[stored_name] = analysis
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -233,7 +240,35 @@ class AssessmentWorker:
         after = load_stored(self.settings.photos_dir, job.after.stored_name, job.after.sha256, "the follow-up photo")
         assessment = assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick)
         write_result_pictures(assessment, after.pixels, self.settings.results_dir / str(job.assessment_id))
+        self._report_next = (assessment, job.assessment_id)
         return assessment.to_dict()
+
+    def write_report(self) -> None:
+        """The downloadable HTML report of the assessment just recorded (after it, so the result page does
+        not wait for it)."""
+        from outcomes.service.pictures import write_report
+
+        pending, self._report_next = self._report_next, None
+        if pending is not None:
+            assessment, assessment_id = pending
+            try:
+                write_report(assessment, self.settings.results_dir / str(assessment_id))
+            except Exception:  # noqa: BLE001 - the result stands; only its report is missing
+                log.exception("assessment %s: the HTML report could not be written", assessment_id)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (flock), held for the block."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_analysis(path: Path):  # noqa: ANN201 - FaceAnalysis or None
@@ -308,6 +343,10 @@ def make_queue(settings: ServiceSettings, *, worker: bool = False) -> Queue:
             die_with_parent()
             state["worker"] = AssessmentWorker(settings)
             state["worker"].load()
+            # for operators and tests: this worker has its models and takes jobs
+            ready = settings.data_dir / "run"
+            ready.mkdir(parents=True, exist_ok=True)
+            (ready / f"worker-{os.getpid()}.ready").touch()
 
     def worker_state() -> AssessmentWorker:
         if "worker" not in state:  # a worker without its startup hook

@@ -132,21 +132,15 @@ async def delete_photo(request: Request, photo_id: int) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     settings = _state(request).settings
 
-    def delete() -> tuple[int, records.DeletedPhoto]:
+    def delete() -> records.DeletedPhoto:
         with page_transaction(request) as (session, caller):
             check_csrf(caller, form.get("csrf_token"))
-            records.require_writer(caller)
-            photo, patient = records.get_photo(session, caller, photo_id)
-            records.get_patient(session, caller, patient.id, lock=True)
-            deleted = records.delete_photo(session, photo)
-            _audit(session, caller, "delete", "photo", photo_id, patient.id, sha256=photo.sha256,
-                   assessments=list(deleted.assessment_ids), queued=list(deleted.queued))
-            return patient.id, deleted
+            return records.delete_callers_photo(session, caller, photo_id)
 
-    patient_id, deleted = await run_in_threadpool(delete)
+    deleted = await run_in_threadpool(delete)
     remove_photo_files(settings, deleted.stored_name, deleted.assessment_ids)
     _state(request).queue(deleted.queued)
-    return RedirectResponse(f"/patients/{patient_id}?deleted=1", status_code=303)
+    return RedirectResponse(f"/patients/{deleted.patient_id}?deleted=1", status_code=303)
 
 
 @router.post("/patients/{patient_id}/check")
@@ -230,7 +224,9 @@ def result(request: Request, assessment_id: int) -> Response:
     view_file = settings.results_dir / str(row.id) / "view.json"
     if data is not None and view_file.exists():
         view = json.loads(view_file.read_text())
+    report_ready = (settings.results_dir / str(row.id) / "report.html").exists()
     context = {"caller": caller, "row": row, "patient": patient, "result": data, "view": view,
+               "report_ready": report_ready,
                "follow_up_visit": visits[follow_up.visit_id], "baseline_visit": visits[baseline.visit_id],
                "wording": wording}
     return render("result.html", **context)

@@ -67,23 +67,17 @@ def change_layer(view, before: np.ndarray, after: np.ndarray, ipd_px: float, opa
 
 
 def write_result_pictures(assessment, after_original: np.ndarray, folder: Path, max_width: int = 800) -> None:  # noqa: ANN001
-    """Write every file of :data:`RESULT_FILES` and ``view.json`` (picture size, region label positions)."""
-    from outcomes.report import images, render_report
-    from outcomes.report.figures import _as_mask
+    """Write every picture of :data:`RESULT_FILES` and ``view.json`` (picture size, region label positions);
+    the report is :func:`write_report`'s."""
+    from outcomes.report import images
+    from outcomes.report.figures import _as_mask, report_view
 
     folder.mkdir(parents=True, exist_ok=True)
     a = assessment
     before = a.pair.before.pixels
     shape = before.shape[:2]
     after = a.after_normalised if a.after_normalised.shape == before.shape else a.pair.after_in_before
-    regions = {n: _as_mask(m, shape) for n, m in a.region_masks.items()}
-    # the report's crop: the face box, the mesh's extent and the regions, with a margin
-    lm = a.pair.before_landmarks
-    boxes = [tuple(map(float, lm.face_box))]
-    points = np.asarray(lm.points, float)
-    if points.ndim == 2 and len(points) and np.isfinite(points).all():
-        boxes.append((*points.min(axis=0), *points.max(axis=0)))
-    view = images.face_view(shape, boxes, list(regions.values()), max_width=max_width)
+    view, regions = report_view(a, max_width)
     wr_before, wr_after = _as_mask(a.wrinkle_mask_before, shape), _as_mask(a.wrinkle_mask_after, shape)
     ipd = a.pair.before_landmarks.inter_pupil_distance
     scale = max_width / max(after_original.shape[1], 1)
@@ -102,7 +96,6 @@ def write_result_pictures(assessment, after_original: np.ndarray, folder: Path, 
         "wrinkles_after.png": _png(images.wrinkle_layer(view, wr_after)),
         "wrinkles_change.png": _png(change_layer(view, wr_before, wr_after, ipd)),
         "pih.png": _png(images.pih_layer(view, _as_mask(a.pih.spot_mask, shape), _as_mask(a.pih.erythema_mask, shape))),
-        "report.html": render_report(a).encode("utf-8"),
     }
     meta = {"width": view.size[0], "height": view.size[1],
             "labels": {name: [round(x, 2), round(y, 2)]
@@ -112,3 +105,13 @@ def write_result_pictures(assessment, after_original: np.ndarray, folder: Path, 
         tmp = folder / f".{name}.tmp"
         tmp.write_bytes(data)
         tmp.replace(folder / name)
+
+
+def write_report(assessment, folder: Path) -> None:  # noqa: ANN001
+    """The self-contained HTML report (as ``outcomes assess --report`` writes it) as ``report.html``."""
+    from outcomes.report import render_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / ".report.html.tmp"
+    tmp.write_bytes(render_report(assessment).encode("utf-8"))
+    tmp.replace(folder / "report.html")

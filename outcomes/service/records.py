@@ -228,8 +228,22 @@ def _headline(row: Assessment) -> dict:
             "pih_flag": result.get("pih", {}).get("flag"), "usable": result.get("qc", {}).get("usable")}
 
 
+def delete_callers_photo(session: Session, caller: Caller, photo_id: int) -> DeletedPhoto:
+    """:func:`delete_photo` for a caller who may write, on their clinic's photo, audited."""
+    require_writer(caller)
+    photo, patient = get_photo(session, caller, photo_id)
+    get_patient(session, caller, patient.id, lock=True)
+    deleted = delete_photo(session, photo)
+    audit.record(session, "delete", username=caller.username, user_id=caller.user_id, clinic_id=caller.clinic_id,
+                 object_type="photo", object_id=photo_id, patient_id=patient.id, ip=caller.ip,
+                 detail={"sha256": photo.sha256, "assessments": list(deleted.assessment_ids),
+                         "queued": list(deleted.queued)})
+    return deleted
+
+
 @dataclass(frozen=True)
 class DeletedPhoto:
+    patient_id: int
     stored_name: str
     assessment_ids: tuple[int, ...]  # deleted with it (their result folders go too)
     queued: tuple[int, ...]  # queued against the new baseline
@@ -254,4 +268,4 @@ def delete_photo(session: Session, photo: Photo) -> DeletedPhoto:
         have = set(session.scalars(select(Assessment.photo_id).where(Assessment.baseline_photo_id == baseline.id)))
         queued = [_queue(session, photo.patient_id, other.id, baseline.id)
                   for other, day in rest[1:] if day > baseline_day and other.id not in have]
-    return DeletedPhoto(photo.stored_name, deleted, tuple(queued))
+    return DeletedPhoto(photo.patient_id, photo.stored_name, deleted, tuple(queued))

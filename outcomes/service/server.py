@@ -121,6 +121,8 @@ def serve(settings: ServiceSettings, host: str, port: int, workers: int) -> None
     removed = remove_unrecorded_photos(settings, sessions)
     if removed:
         log.info("removed %d photo file(s) of uploads that were never recorded", removed)
+    for stale in (settings.data_dir / "run").glob("worker-*.ready"):  # left by workers of an earlier start
+        stale.unlink(missing_ok=True)
     supervisor = Supervisor(settings, sessions, enqueue, workers)
     supervisor.start()
     log.info("outcomes serve: http://%s:%d (data %s, database %s, %d worker(s), pid %d)", host, port,

@@ -53,6 +53,17 @@ class RunningServer:
                 time.sleep(0.1)
         raise AssertionError("outcomes serve did not start within 60 s:\n" + self.read_log())
 
+    def wait_for_workers(self, timeout_s: float = 120.0) -> None:
+        """Until every worker process has loaded its models (each leaves ``run/worker-PID.ready``)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ready = [p for p in (self.data / "run").glob("worker-*.ready")
+                     if Path(f"/proc/{p.stem.split('-')[1].split('.')[0]}").exists()]
+            if len(ready) >= self.workers:
+                return
+            time.sleep(0.2)
+        raise AssertionError("the workers did not load their models within the time:\n" + self.read_log())
+
     def read_log(self) -> str:
         return (self.data.parent / f"serve-{self.port}.log").read_text(errors="replace")
 

@@ -41,6 +41,7 @@ def server(tmp_path, database_url):
     running.add_user("dr.lee")
     running.add_user("dr.hill", clinic="Hill Clinic")
     running.start()
+    running.wait_for_workers()  # the framing check answers only once they have their models
     yield running
     running.stop()
 
@@ -101,6 +102,16 @@ class Visit:
         self.page.wait_for_url(self.base + "/patients")
 
 
+def _wait_until(condition, timeout_s: float = 20.0) -> None:  # noqa: ANN001
+    """Poll ``condition`` (Playwright's wait_for_function evaluates a string, which the app's CSP forbids)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
 def _upload(page, path: Path, visit: str, day: int) -> None:
     page.click("text=Upload a photo")
     page.fill("input[name=visit]", visit)
@@ -140,6 +151,11 @@ def test_a_clinicians_visit(server, browser):
     assert not wrinkles.is_visible()
     for name in ("before.jpg", "after.jpg", "after_original.jpg"):
         assert page.locator(f'img[src$="{name}"]').evaluate("img => img.naturalWidth") > 0, name
+    for _ in range(50):  # the report is written just after the result
+        if page.locator("text=Download the HTML report").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
     with page.expect_download() as download:
         page.click("text=Download the HTML report")
     assert download.value.suggested_filename.endswith(".html")
@@ -167,14 +183,10 @@ def test_camera_upload_warns_at_once_and_records_the_failure(server, browser):
     page.fill("input[name=visit]", "day30")
     page.fill("input[name=visit_day]", "30")
     page.click("#camera-start")
-    assert page.locator("#ghost").evaluate("img => img.naturalWidth") > 0  # the baseline as a ghost
+    _wait_until(lambda: page.locator("#ghost").evaluate("img => img.naturalWidth") > 0)  # the baseline as a ghost
     page.locator("#ghost-opacity").fill("70")
     assert page.locator("#ghost").evaluate("img => getComputedStyle(img).opacity") == "0.7"
-    video = page.locator("#camera-video")
-    for _ in range(100):  # (wait_for_function evaluates a string, which the app's CSP forbids)
-        if video.evaluate("v => v.videoWidth") > 0:
-            break
-        page.wait_for_timeout(100)
+    _wait_until(lambda: page.locator("#camera-video").evaluate("v => v.videoWidth") > 0)
     page.click("#camera-capture")
     warning = page.wait_for_selector("#framing.warn-box", timeout=30_000)  # Chromium's fake camera shows no face
     assert "No face" in warning.inner_text()
@@ -203,3 +215,27 @@ def test_another_clinic_sees_nothing(server, browser):
         answer = other.go(path)
         assert answer.status == 404, path
         assert "P-private" not in other.page.content()
+
+
+def test_a_photo_dropped_on_the_page_is_checked_and_uploaded(server, browser):
+    import base64
+
+    visit = Visit(browser, server)
+    page = visit.page
+    visit.log_in("dr.lee")
+    page.fill("input[name=external_id]", "P-drop")
+    page.click("text=Create patient")
+    page.click("text=Upload a photo")
+    data = base64.b64encode((SAMPLES / "S02_baseline.jpg").read_bytes()).decode()
+    page.locator("#dropzone").evaluate("""(zone, data) => {
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const list = new DataTransfer();
+        list.items.add(new File([bytes], "dropped.jpg", { type: "image/jpeg" }));
+        zone.dispatchEvent(new DragEvent("drop", { dataTransfer: list, bubbles: true, cancelable: true }));
+    }""", data)
+    assert "dropped.jpg" in page.inner_text("#chosen")
+    ok = page.wait_for_selector("#framing.ok-box", timeout=30_000)
+    assert "first photo becomes the baseline" in ok.inner_text()
+    page.click("#upload-submit")
+    page.wait_for_url(re.compile(r"\?uploaded=baseline#photo-\d+$"))
+    visit.done()

@@ -90,24 +90,24 @@ def get_patient(session: Session, caller: Caller, patient_id: int, *, lock: bool
     return patient
 
 
-def get_photo(session: Session, caller: Caller, photo_id: int) -> tuple[Photo, Patient]:
-    if not 1 <= photo_id <= MAX_ID:
-        raise NotFound(f"no photo {photo_id}", code="photo_not_found")
-    photo = session.get(Photo, photo_id)
-    patient = session.get(Patient, photo.patient_id) if photo is not None else None
+def _patients_object(session: Session, caller: Caller, model, object_id: int, what: str):  # noqa: ANN001, ANN202
+    """A photo or assessment of the caller's clinic, with its patient; anything else is "no such"."""
+    missing = NotFound(f"no {what} {object_id}", code=f"{what}_not_found")
+    if not 1 <= object_id <= MAX_ID:
+        raise missing
+    row = session.get(model, object_id)
+    patient = session.get(Patient, row.patient_id) if row is not None else None
     if patient is None or patient.clinic_id != caller.clinic_id:
-        raise NotFound(f"no photo {photo_id}", code="photo_not_found")
-    return photo, patient
+        raise missing
+    return row, patient
+
+
+def get_photo(session: Session, caller: Caller, photo_id: int) -> tuple[Photo, Patient]:
+    return _patients_object(session, caller, Photo, photo_id, "photo")
 
 
 def get_assessment(session: Session, caller: Caller, assessment_id: int) -> tuple[Assessment, Patient]:
-    if not 1 <= assessment_id <= MAX_ID:
-        raise NotFound(f"no assessment {assessment_id}", code="assessment_not_found")
-    row = session.get(Assessment, assessment_id)
-    patient = session.get(Patient, row.patient_id) if row is not None else None
-    if patient is None or patient.clinic_id != caller.clinic_id:
-        raise NotFound(f"no assessment {assessment_id}", code="assessment_not_found")
-    return row, patient
+    return _patients_object(session, caller, Assessment, assessment_id, "assessment")
 
 
 def parse_visit(name: object, day: object, view: object) -> tuple[str, int, str]:

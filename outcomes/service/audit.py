@@ -34,7 +34,8 @@ def row_hash(key: bytes, prev_hash: str, fields: dict) -> str:
 def _key(session: Session) -> bytes:
     key = session.info.get("audit_key")
     if not key:
-        raise RuntimeError("this session has no audit key: make it with make_sessionmaker(engine, settings.audit_key())")
+        raise RuntimeError("this database Session carries no audit key: make it with "
+                           "make_sessionmaker(engine, settings.audit_key())")
     return key
 
 

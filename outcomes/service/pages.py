@@ -1,9 +1,9 @@
-"""The browser pages' sessions: log in, log out, and the signed-in home page.
+"""Page sessions of the browser: log in, log out, the home page, and the helpers the pages share.
 
 A page session is a server-side row; the browser holds only a random value in a
 ``__Host-`` cookie (Secure, HttpOnly, SameSite=Strict; not Secure, and so without the
-prefix, in localhost development mode). Every form carries a CSRF token: the session's
-own, or before login an HMAC of a pre-login cookie's nonce.
+prefix, in localhost development mode). Every form carries a CSRF token: the one stored with
+the page session, or before login an HMAC of a pre-login cookie's nonce.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def signed_in(request: Request) -> Caller:
 
 @contextmanager
 def page_transaction(request: Request) -> Iterator[tuple[Session, Caller]]:
-    """A transaction and the session's user, for pages (as the API's ``authorised``)."""
+    """A transaction and the user of the page session, for pages (as the API's ``authorised``)."""
     state = _state(request)
     with state.transaction() as session:
         caller = caller_from_session(session, state.settings, request.cookies.get(state.settings.session_cookie),

@@ -167,9 +167,9 @@ def open_session(session: Session, caller: Caller) -> str:
 
 
 def caller_from_session(session: Session, settings: ServiceSettings, cookie: str | None, ip: str) -> Caller | None:
-    """The session's user, or None when the cookie is missing, unknown, revoked, idle too long or too old.
+    """The user of the page session, or None when the cookie is missing, unknown, revoked, idle too long or too old.
 
-    A valid session's idle clock restarts.
+    The idle clock of a valid page session restarts.
     """
     if not cookie:
         return None

@@ -29,12 +29,18 @@ def utc_in(seconds: float, since: str | None = None) -> str:
     return (start + timedelta(seconds=seconds)).strftime(TIME_FORMAT)
 
 
+# SQLite would give a deleted row's id to the next row; a link or an audit row naming a deleted
+# photo or assessment must never lead to another one. (PostgreSQL's sequences never reuse.)
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     pass
 
 
 class Clinic(Base):
     __tablename__ = "clinics"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[str] = mapped_column(String(32), default=utc_now)
@@ -42,6 +48,7 @@ class Clinic(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -53,7 +60,7 @@ class User(Base):
 
 class Patient(Base):
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("clinic_id", "external_id"),)
+    __table_args__ = (UniqueConstraint("clinic_id", "external_id"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
     external_id: Mapped[str] = mapped_column(String(200))
@@ -64,7 +71,7 @@ class Patient(Base):
 
 class Visit(Base):
     __tablename__ = "visits"
-    __table_args__ = (UniqueConstraint("patient_id", "name"),)
+    __table_args__ = (UniqueConstraint("patient_id", "name"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -74,6 +81,7 @@ class Visit(Base):
 
 class Photo(Base):
     __tablename__ = "photos"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -89,7 +97,7 @@ class Photo(Base):
 
 class Assessment(Base):
     __tablename__ = "assessments"
-    __table_args__ = (UniqueConstraint("photo_id", "baseline_photo_id"),)
+    __table_args__ = (UniqueConstraint("photo_id", "baseline_photo_id"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id"), index=True)
@@ -107,6 +115,7 @@ class Assessment(Base):
 
 class PageSession(Base):
     __tablename__ = "page_sessions"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -118,6 +127,7 @@ class PageSession(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -129,7 +139,7 @@ class ApiToken(Base):
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_action_username_at", "action", "username", "at"),
-                      Index("ix_audit_action_ip_at", "action", "ip", "at"))
+                      Index("ix_audit_action_ip_at", "action", "ip", "at"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[str] = mapped_column(String(32))
     clinic_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -149,6 +159,7 @@ class AuditHead(Base):
     """One row: the last audit entry's id and hash. Appends lock it, which orders the chain."""
 
     __tablename__ = "audit_head"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))

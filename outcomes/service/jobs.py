@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from outcomes.service.db import Assessment, Patient, Photo, make_engine, make_sessionmaker, utc_now
+from outcomes.service.db import Assessment, Patient, Photo, Visit, make_engine, make_sessionmaker, utc_now
 from outcomes.service.settings import ServiceSettings
 
 log = logging.getLogger("outcomes.service.jobs")
@@ -128,6 +128,7 @@ class Claim:
     before: Photo
     after: Photo
     fitzpatrick: str | None
+    heading: str = ""  # who and which visits, for the downloadable report
 
 
 def claim(sessions: sessionmaker, assessment_id: int) -> Claim | None:
@@ -140,8 +141,12 @@ def claim(sessions: sessionmaker, assessment_id: int) -> Claim | None:
         if taken.rowcount != 1:
             return None
         row = session.get(Assessment, assessment_id)
-        return Claim(row.id, row.attempts, session.get(Photo, row.baseline_photo_id), session.get(Photo, row.photo_id),
-                     session.get(Patient, row.patient_id).fitzpatrick)
+        before, after = session.get(Photo, row.baseline_photo_id), session.get(Photo, row.photo_id)
+        patient = session.get(Patient, row.patient_id)
+        b_visit, a_visit = session.get(Visit, before.visit_id), session.get(Visit, after.visit_id)
+        heading = (f"Patient {patient.external_id}: {a_visit.name} (day {a_visit.day}) against {b_visit.name} "
+                   f"(day {b_visit.day}); assessment {row.id}, {utc_now()[:10]}")
+        return Claim(row.id, row.attempts, before, after, patient.fitzpatrick, heading)
 
 
 def finish(sessions: sessionmaker, job: Claim, *, result: dict | None = None, error: str | None = None,
@@ -240,7 +245,7 @@ class AssessmentWorker:
         after = load_stored(self.settings.photos_dir, job.after.stored_name, job.after.sha256, "the follow-up photo")
         assessment = assess_pair(baseline, after, self.models, self.config, fitzpatrick=job.fitzpatrick)
         write_result_pictures(assessment, after.pixels, self.settings.results_dir / str(job.assessment_id))
-        self._report_next = (assessment, job.assessment_id)
+        self._report_next = (assessment, job.assessment_id, job.heading)
         return assessment.to_dict()
 
     def write_report(self) -> None:
@@ -250,9 +255,9 @@ class AssessmentWorker:
 
         pending, self._report_next = self._report_next, None
         if pending is not None:
-            assessment, assessment_id = pending
+            assessment, assessment_id, heading = pending
             try:
-                write_report(assessment, self.settings.results_dir / str(assessment_id))
+                write_report(assessment, self.settings.results_dir / str(assessment_id), heading)
             except Exception:  # noqa: BLE001 - the result stands; only its report is missing
                 log.exception("assessment %s: the HTML report could not be written", assessment_id)
 

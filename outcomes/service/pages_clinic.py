@@ -6,7 +6,9 @@ from elsewhere and nothing inline, so the CSP can stay ``'self'``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -103,8 +105,9 @@ def _upload_page(request: Request, patient_id: int, error: str = "", status_code
 
 
 @router.get("/patients/{patient_id}/upload")
-def upload_page(request: Request, patient_id: int) -> Response:
-    return _upload_page(request, patient_id)
+def upload_page(request: Request, patient_id: int, visit: str = "", visit_day: str = "", retake: str = "") -> Response:
+    form = {"visit": visit, "visit_day": visit_day, "retake": bool(retake)} if visit else None
+    return _upload_page(request, patient_id, form=form)
 
 
 @router.post("/patients/{patient_id}/photos")
@@ -140,6 +143,9 @@ async def delete_photo(request: Request, photo_id: int) -> Response:
     deleted = await run_in_threadpool(delete)
     remove_photo_files(settings, deleted.stored_name, deleted.assessment_ids)
     _state(request).queue(deleted.queued)
+    if form.get("then") == "retake":
+        query = urlencode({"visit": deleted.visit, "visit_day": deleted.visit_day, "retake": 1})
+        return RedirectResponse(f"/patients/{deleted.patient_id}/upload?{query}", status_code=303)
     return RedirectResponse(f"/patients/{deleted.patient_id}?deleted=1", status_code=303)
 
 
@@ -162,6 +168,19 @@ async def check_photo(request: Request, patient_id: int, view: str = "frontal") 
     baseline = await run_in_threadpool(baseline_name)
     data = await request.body()
     sniff_image_type(data[:16])
+
+    def already_uploaded() -> str | None:
+        digest = hashlib.sha256(data).hexdigest()
+        with page_transaction(request) as (session, caller):
+            row = session.execute(select(Visit.name).join(Photo, Photo.visit_id == Visit.id).where(
+                Photo.patient_id == patient_id, Photo.sha256 == digest)).scalar()
+        return row
+
+    same = await run_in_threadpool(already_uploaded)
+    if same is not None:
+        return JSONResponse({"warnings": [f"This very file is already this patient's photo of the visit {same!r}: "
+                                          "a follow-up must be a new photograph."], "checked": True,
+                             "baseline": baseline is not None})
     if state.check_framing is None:
         return JSONResponse({"warnings": [], "checked": False, "note": "no workers to check the framing"})
     try:

@@ -107,11 +107,20 @@ def write_result_pictures(assessment, after_original: np.ndarray, folder: Path, 
         tmp.replace(folder / name)
 
 
-def write_report(assessment, folder: Path) -> None:  # noqa: ANN001
-    """The self-contained HTML report (as ``outcomes assess --report`` writes it) as ``report.html``."""
+def write_report(assessment, folder: Path, heading: str = "") -> None:  # noqa: ANN001
+    """The self-contained HTML report (as ``outcomes assess --report`` writes it) as ``report.html``, with
+    ``heading`` (the patient and visits, which the pipeline does not know) at its top."""
+    import html
+    import re
+
     from outcomes.report import render_report
 
     folder.mkdir(parents=True, exist_ok=True)
+    page = render_report(assessment)
+    if heading:
+        banner = (f'<p style="margin:0;padding:8px 16px;background:#24445c;color:#fff;font:15px system-ui">'
+                  f"{html.escape(heading)}</p>")
+        page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, page, count=1)
     tmp = folder / ".report.html.tmp"
-    tmp.write_bytes(render_report(assessment).encode("utf-8"))
+    tmp.write_bytes(page.encode("utf-8"))
     tmp.replace(folder / "report.html")

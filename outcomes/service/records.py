@@ -244,6 +244,8 @@ def delete_callers_photo(session: Session, caller: Caller, photo_id: int) -> Del
 @dataclass(frozen=True)
 class DeletedPhoto:
     patient_id: int
+    visit: str
+    visit_day: int
     stored_name: str
     assessment_ids: tuple[int, ...]  # deleted with it (their result folders go too)
     queued: tuple[int, ...]  # queued against the new baseline
@@ -258,8 +260,12 @@ def delete_photo(session: Session, photo: Photo) -> DeletedPhoto:
     involved = or_(Assessment.photo_id == photo.id, Assessment.baseline_photo_id == photo.id)
     deleted = tuple(session.scalars(select(Assessment.id).where(involved)))
     session.execute(delete(Assessment).where(involved))
+    visit = session.get(Visit, photo.visit_id)
     session.delete(photo)
     session.flush()
+    if session.scalar(select(Photo.id).where(Photo.visit_id == visit.id).limit(1)) is None:
+        session.delete(visit)  # a visit is its photos; an emptied one would linger in the timeline
+        session.flush()
     rest = session.execute(select(Photo, Visit.day).join(Visit, Photo.visit_id == Visit.id).where(
         Photo.patient_id == photo.patient_id, Photo.view == photo.view).order_by(Visit.day, Photo.id)).all()
     queued: list[int] = []
@@ -268,4 +274,4 @@ def delete_photo(session: Session, photo: Photo) -> DeletedPhoto:
         have = set(session.scalars(select(Assessment.photo_id).where(Assessment.baseline_photo_id == baseline.id)))
         queued = [_queue(session, photo.patient_id, other.id, baseline.id)
                   for other, day in rest[1:] if day > baseline_day and other.id not in have]
-    return DeletedPhoto(photo.patient_id, photo.stored_name, deleted, tuple(queued))
+    return DeletedPhoto(photo.patient_id, visit.name, visit.day, photo.stored_name, deleted, tuple(queued))

@@ -219,6 +219,16 @@ def test_photos_are_kept_outside_served_folders(service):
         assert service.client.get(path, headers=auth).status_code == 404, path
 
 
+def test_ids_are_never_reused_after_a_delete(service):
+    auth = service.auth(service.add_user("dr.lee"))
+    patient_id = _patient(service, auth)
+    _upload(service, auth, patient_id, face_jpeg(0))
+    follow_up = _upload(service, auth, patient_id, face_jpeg(1), visit="day90", day=90).json()
+    assert service.client.delete(f"/api/v1/photos/{follow_up['id']}", headers=auth).status_code == 204
+    again = _upload(service, auth, patient_id, face_jpeg(2), visit="day90", day=90).json()
+    assert again["id"] > follow_up["id"] and again["assessment_id"] > follow_up["assessment_id"]
+
+
 def test_deleting_a_baseline_requeues_the_rest(service):
     auth = service.auth(service.add_user("dr.lee"))
     patient_id = _patient(service, auth)

@@ -92,11 +92,15 @@ def test_a_failed_assessment_shows_its_error_and_the_retake(clinic):
     page = service.client.get(f"/assessments/{assessment}").text
     assert "The assessment failed" in page and "no face found" in page and "Retake the follow-up" in page
     photo_id = re.search(r'action="/photos/(\d+)/delete"', page).group(1)
-    answer = service.client.post(f"/photos/{photo_id}/delete", data={"csrf_token": _csrf(page)},
+    answer = service.client.post(f"/photos/{photo_id}/delete", data={"csrf_token": _csrf(page), "then": "retake"},
                                  follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == f"/patients/{patient}?deleted=1"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/patients/{patient}/upload?visit=day90&visit_day=90&retake=1"
     assert service.client.get(f"/assessments/{assessment}").status_code == 404
     assert len(list(service.settings.photos_dir.iterdir())) == 1
+    upload = service.client.get(answer.headers["location"]).text
+    assert 'value="day90"' in upload and 'value="90"' in upload and "Take the day90 photo again" in upload
+    assert "day90" not in service.client.get(f"/patients/{patient}").text  # the emptied visit is gone
 
 
 def test_deleting_needs_the_csrf_token(clinic):
@@ -152,6 +156,10 @@ def test_the_framing_check_needs_the_csrf_header(tmp_path, database_url):
     assert calls == [None]
     answer = service.client.post(f"/patients/{patient}/check", content=b"<svg/>", headers={"X-CSRF-Token": token})
     assert answer.status_code == 415
+    service.client.post(f"/api/v1/patients/{patient}/photos", headers=auth, files={"file": ("p.jpg", body, "image/jpeg")},
+                        data={"visit": "baseline", "visit_day": "0"})
+    answer = service.client.post(f"/patients/{patient}/check", content=body, headers={"X-CSRF-Token": token})
+    assert "already this patient's photo of the visit 'baseline'" in answer.json()["warnings"][0]
 
 
 def test_admin_pages_are_for_admins(service):

@@ -159,6 +159,7 @@ def test_a_clinicians_visit(server, browser):
     with page.expect_download() as download:
         page.click("text=Download the HTML report")
     assert download.value.suggested_filename.endswith(".html")
+    assert "Patient P-001: day90 (day 90) against baseline (day 0)" in Path(download.value.path()).read_text()
     page.goto(patient_url)
     assert page.locator("svg.chart").count() == 1
     row = page.inner_text("#course")

@@ -1,6 +1,11 @@
 // The result page: waits for the assessment, then the slider, flicker and overlay switches.
 (function () {
   "use strict";
+  document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+    button.form.addEventListener("submit", function (e) {
+      if (!window.confirm(button.dataset.confirm)) e.preventDefault();
+    });
+  });
   const pending = document.getElementById("pending");
   if (pending) {
     const url = pending.dataset.statusUrl;

@@ -18,23 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outcomes.service import audit, records
+from outcomes.service.app import IMAGE_HEADERS, client_ip, state_of
 from outcomes.service.db import Assessment, Patient
 from outcomes.service.errors import Unauthorized, Unprocessable
 from outcomes.service.security import Caller, caller_from_token, issue_token, log_in, revoke_token
 from outcomes.service.storage import remove_photo_files
 
 router = APIRouter(prefix="/api/v1")
-IMAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-def _state(request: Request):  # noqa: ANN202 - ServiceState
-    return request.app.state.outcomes
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @contextmanager
 def authorised(request: Request) -> Iterator[tuple[Session, Caller]]:
     """A transaction and the bearer token's user (401 without a valid token)."""
@@ -42,7 +32,7 @@ def authorised(request: Request) -> Iterator[tuple[Session, Caller]]:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("this route needs an 'Authorization: Bearer TOKEN' header (POST /api/v1/tokens gives one)",
                            code="token_missing")
-    with _state(request).transaction() as session:
+    with state_of(request).transaction() as session:
         yield session, caller_from_token(session, token.strip(), client_ip(request))
 
 
@@ -69,7 +59,7 @@ async def create_token(request: Request) -> JSONResponse:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Unprocessable("give {\"username\": …, \"password\": …}", code="invalid_request")
-    state = _state(request)
+    state = state_of(request)
 
     def attempt() -> str:
         with state.transaction() as session:
@@ -157,14 +147,14 @@ def get_photo_image(request: Request, photo_id: int) -> FileResponse:
     with authorised(request) as (session, caller):
         photo, patient = records.get_photo(session, caller, photo_id)
         _audit(session, caller, "view", "photo", photo.id, patient.id)
-        path = _state(request).settings.photos_dir / photo.stored_name
+        path = state_of(request).settings.photos_dir / photo.stored_name
     return FileResponse(path, media_type="image/png", headers=IMAGE_HEADERS,
                         content_disposition_type="inline", filename=f"photo-{photo_id}.png")
 
 
 @router.delete("/photos/{photo_id}", status_code=204)
 def delete_photo(request: Request, photo_id: int) -> Response:
-    state = _state(request)
+    state = state_of(request)
     with authorised(request) as (session, caller):
         deleted = records.delete_callers_photo(session, caller, photo_id)
     remove_photo_files(state.settings, deleted.stored_name, deleted.assessment_ids)

@@ -55,6 +55,19 @@ class ServiceState:
             yield session
 
 
+# Photos and result pictures: never cached, never sniffed into another type.
+IMAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def state_of(request) -> ServiceState:  # noqa: ANN001 - starlette Request
+    """The application's :class:`ServiceState`, for routes."""
+    return request.app.state.outcomes
+
+
+def client_ip(request) -> str:  # noqa: ANN001 - starlette Request
+    return request.client.host if request.client else ""
+
+
 def error_body(message: str, code: str) -> bytes:
     return json.dumps({"error": message, "code": code}).encode()
 

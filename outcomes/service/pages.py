@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from outcomes.service import audit
+from outcomes.service.app import client_ip, state_of
 from outcomes.service.errors import Forbidden, Unauthorized
 from outcomes.service.security import (
     Caller,
@@ -75,26 +76,18 @@ def error_page(request: Request, status: int, message: str, headers: dict | None
     return response
 
 
-def _state(request: Request):  # noqa: ANN202
-    return request.app.state.outcomes
-
-
-def _ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 def _set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
-    settings = _state(request).settings
+    settings = state_of(request).settings
     response.set_cookie(name, value, max_age=max_age, path="/", secure=not settings.dev_mode, httponly=True,
                         samesite="strict")
 
 
 def page_caller(request: Request) -> Caller | None:
     """The signed-in user of a page request, or None."""
-    state = _state(request)
+    state = state_of(request)
     with state.transaction() as session:
         return caller_from_session(session, state.settings, request.cookies.get(state.settings.session_cookie),
-                                   _ip(request))
+                                   client_ip(request))
 
 
 class LoginRequired(Unauthorized):
@@ -114,10 +107,10 @@ def signed_in(request: Request) -> Caller:
 @contextmanager
 def page_transaction(request: Request) -> Iterator[tuple[Session, Caller]]:
     """A transaction and the user of the page session, for pages (as the API's ``authorised``)."""
-    state = _state(request)
+    state = state_of(request)
     with state.transaction() as session:
         caller = caller_from_session(session, state.settings, request.cookies.get(state.settings.session_cookie),
-                                     _ip(request))
+                                     client_ip(request))
         if caller is None:
             raise LoginRequired("please log in")
         yield session, caller
@@ -130,7 +123,7 @@ def check_csrf(caller: Caller, given: object) -> None:
 
 
 def _login_form(request: Request, status: int = 200, error: str = "", username: str = "") -> HTMLResponse:
-    state = _state(request)
+    state = state_of(request)
     nonce = request.cookies.get(state.settings.login_cookie) or secrets.token_urlsafe(24)
     response = render("login.html", status, csrf_token=login_csrf_token(state.secret, nonce), error=error,
                       username=username)
@@ -147,7 +140,7 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
-    state = _state(request)
+    state = state_of(request)
     form = await request.form(max_files=0, max_fields=5)
     nonce = request.cookies.get(state.settings.login_cookie)
     if not nonce or not same_token(login_csrf_token(state.secret, nonce), form.get("csrf_token")):
@@ -157,7 +150,7 @@ async def login_submit(request: Request) -> Response:
 
     def attempt():  # noqa: ANN202
         with state.transaction() as session:
-            outcome = log_in(session, state.settings, username, password, _ip(request), via="page")
+            outcome = log_in(session, state.settings, username, password, client_ip(request), via="page")
             if isinstance(outcome, Exception):
                 return outcome, None
             return outcome, open_session(session, outcome)
@@ -174,7 +167,7 @@ async def login_submit(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    state = _state(request)
+    state = state_of(request)
     form = await request.form(max_files=0, max_fields=5)
     caller = await run_in_threadpool(page_caller, request)
     if caller is not None:

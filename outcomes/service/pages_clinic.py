@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 
 from outcomes.service import audit, records, wording
+from outcomes.service.app import IMAGE_HEADERS, state_of
 from outcomes.service.db import Patient, Photo, Visit
 from outcomes.service.errors import NotFound, ServiceError
 from outcomes.service.pages import check_csrf, page_transaction, render
@@ -25,13 +26,6 @@ from outcomes.service.storage import remove_photo_files
 from outcomes.service.timeline import timeline_points, timeline_svg
 
 router = APIRouter()
-IMAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-def _state(request: Request):  # noqa: ANN202
-    return request.app.state.outcomes
-
-
 def _audit(session, caller, action: str, object_type: str, object_id: int, patient_id: int | None,  # noqa: ANN001
            **detail) -> None:  # noqa: ANN003
     audit.record(session, action, username=caller.username, user_id=caller.user_id, clinic_id=caller.clinic_id,
@@ -133,7 +127,7 @@ async def upload(request: Request, patient_id: int) -> Response:
 async def delete_photo(request: Request, photo_id: int) -> Response:
     """Delete a photo (a follow-up to retake, usually) with its assessments and files."""
     form = await request.form(max_files=0, max_fields=5)
-    settings = _state(request).settings
+    settings = state_of(request).settings
 
     def delete() -> records.DeletedPhoto:
         with page_transaction(request) as (session, caller):
@@ -142,7 +136,7 @@ async def delete_photo(request: Request, photo_id: int) -> Response:
 
     deleted = await run_in_threadpool(delete)
     remove_photo_files(settings, deleted.stored_name, deleted.assessment_ids)
-    _state(request).queue(deleted.queued)
+    state_of(request).queue(deleted.queued)
     if form.get("then") == "retake":
         query = urlencode({"visit": deleted.visit, "visit_day": deleted.visit_day, "retake": 1})
         return RedirectResponse(f"/patients/{deleted.patient_id}/upload?{query}", status_code=303)
@@ -155,7 +149,7 @@ async def check_photo(request: Request, patient_id: int, view: str = "frontal") 
     no face, pose, expression, another person, face size against the baseline."""
     from outcomes.service.uploads import sniff_image_type
 
-    state = _state(request)
+    state = state_of(request)
 
     def baseline_name() -> str | None:
         with page_transaction(request) as (session, caller):
@@ -194,7 +188,7 @@ async def check_photo(request: Request, patient_id: int, view: str = "frontal") 
 
 def _scaled_copy(request: Request, photo_id: int, kind: str, longest: int, audited: bool) -> Response:
     """A JPEG of the stored photo no longer than ``longest`` px, made once and kept beside the photos."""
-    settings = _state(request).settings
+    settings = state_of(request).settings
     with page_transaction(request) as (session, caller):
         photo, patient = records.get_photo(session, caller, photo_id)
         if audited:
@@ -232,7 +226,7 @@ def photo_thumb(request: Request, photo_id: int) -> Response:
 
 @router.get("/assessments/{assessment_id}")
 def result(request: Request, assessment_id: int) -> Response:
-    settings = _state(request).settings
+    settings = state_of(request).settings
     with page_transaction(request) as (session, caller):
         row, patient = records.get_assessment(session, caller, assessment_id)
         follow_up, baseline = session.get(Photo, row.photo_id), session.get(Photo, row.baseline_photo_id)
@@ -266,7 +260,7 @@ def result_file(request: Request, assessment_id: int, name: str) -> Response:
         row, patient = records.get_assessment(session, caller, assessment_id)
         if name == "report.html":
             _audit(session, caller, "export", "assessment", row.id, patient.id, file=name)
-    path = _state(request).settings.results_dir / str(row.id) / name
+    path = state_of(request).settings.results_dir / str(row.id) / name
     if row.status != "done" or not path.exists():
         raise NotFound(f"assessment {assessment_id} has no {name} (yet)", code="not_found")
     if name == "report.html":

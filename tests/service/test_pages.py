@@ -62,6 +62,9 @@ def test_a_usable_result_says_what_changed(clinic):
     assert "Improved" in page and "Most likely Improved" in page
     assert "What changed:" in page and "Wrinkle severity 16% lower than baseline" in page
     assert "Not usable" not in page and "not scored: mostly hidden" in page
+    assert result["regions"]["marionette_right"]["laxity_confidence"] == 0  # no shading at either visit
+    assert page.count("no fold shading seen in either photo") == sum(
+        r.get("laxity_confidence") == 0 for r in result["regions"].values())
     timeline = service.client.get(f"/patients/{patient}").text
     assert "<svg" in timeline and "3 Improved" in timeline
 

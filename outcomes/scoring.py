@@ -181,8 +181,7 @@ def laxity_component(before: dict[str, float], after: dict[str, float], confiden
     """
     parts: list[tuple[float, float]] = []  # (value, weight)
     confidences: list[float] = []
-    # A fold of confidence 0 (its shading not seen in either photo) says nothing about change.
-    folds = [r for r in before if r in after and r.startswith(FOLDS) and confidence.get(r, 0.0) > 0]
+    folds = [r for r in before if r in after and r.startswith(FOLDS)]
     if folds:
         conf = [confidence.get(r, 0.0) for r in folds]
         total_b = sum(c * before[r] for c, r in zip(conf, folds))

@@ -4,9 +4,7 @@ A baseline's jawline is read from its own edge; a follow-up's is the baseline's 
 the contour moved inwards, matched along profiles in the follow-up's own frame through the
 global registration only (``outcomes/features/jawline.py``). Folds are read in the
 lighting-corrected follow-up, their confidence lowered by a lighting change that differs
-across the face (``outcomes/features/laxity.py``); a fold whose band is no darker than the
-cheek beyond it in either photo shows no shading to compare, and its confidence is 0 (it
-then carries no weight, instead of counting as a fold that did not change). A fold that deepened darkens its band as
+across the face (``outcomes/features/laxity.py``). A fold that deepened darkens its band as
 a deepened wrinkle darkens its line: that band is laxity, not pigment.
 """
 
@@ -54,11 +52,10 @@ class LaxityMeasure:
             lb, la = lax_b.get(name), lax_a.get(name)
             if lb is None and la is None:
                 continue
-            confidence = None if lb is None or la is None else min(lb.confidence, la.confidence)
-            if confidence is not None and name.startswith(FOLDS) and lb.value <= 0 and la.value <= 0:
-                confidence = 0.0  # no fold shading seen at either visit
             readings[name] = RegionReading(before=None if lb is None else lb.value,
-                                           after=None if la is None else la.value, confidence=confidence)
+                                           after=None if la is None else la.value,
+                                           confidence=None if lb is None or la is None
+                                           else min(lb.confidence, la.confidence))
         deepened = [n for n in lax_a if n.startswith(FOLDS) and n in lax_b
                     and lax_a[n].value - lax_b[n].value > DEEPENED_FOLD_PERCENT]
         explains = fold_bands(b_lm, pair.base.photo.pixels.shape[:2], deepened) if deepened else None

@@ -76,8 +76,8 @@ def region_table(a: Assessment) -> str:
         'Wrinkle severity is the detector\'s per-region score (hover a value for area fraction, length per cm² and '
         'depth). Laxity: jawline = jowl bulge beyond the jaw line (% of the inter-pupil distance); nasolabial and '
         'marionette = depth of the fold\'s shading (% of the skin\'s luminance); confidence 0–1 falls with an open '
-        'mouth or a turned head, and is 0 for a fold no darker than the cheek beside it in either photo (no shading '
-        f'to compare; left out of the laxity figure). ΔE*ab ≥ {JND_DELTA_E} is a just-noticeable colour difference (marked in orange, '
+        'mouth or a turned head; a fold no darker than the cheek beside it reads 0 (no shading seen). '
+        f'ΔE*ab ≥ {JND_DELTA_E} is a just-noticeable colour difference (marked in orange, '
         'with ΔL* when the skin got darker); ΔL* &lt; 0 is darker, Δa* &gt; 0 redder, Δb* &gt; 0 yellower. '
         '"New dark spots" is the share of the region covered by new or increased hyperpigmentation.</p></section>'
     )

@@ -110,13 +110,18 @@ async def upload(request: Request, patient_id: int) -> Response:
     from outcomes.service.errors import status_of
     from outcomes.service.intake import receive_photo
 
+    entered: dict = {}  # the visit fields as typed, to fill in again when the photo is refused
+
+    def check_form(caller, form) -> None:  # noqa: ANN001
+        check_csrf(caller, form.get("csrf_token"))
+        entered.update({k: str(form.get(k) or "") for k in ("visit", "visit_day")})
+
     try:
-        added = await receive_photo(request, patient_id, lambda: page_transaction(request),
-                                    check_form=lambda caller, form: check_csrf(caller, form.get("csrf_token")))
+        added = await receive_photo(request, patient_id, lambda: page_transaction(request), check_form=check_form)
     except OutcomesError as exc:
         if exc.code in ("csrf_failed", "login_required", "read_only_role", "patient_not_found"):
             raise
-        return await run_in_threadpool(_upload_page, request, patient_id, str(exc), status_of(exc))
+        return await run_in_threadpool(_upload_page, request, patient_id, str(exc), status_of(exc), entered or None)
     if added.assessment_id is not None:
         return RedirectResponse(f"/assessments/{added.assessment_id}", status_code=303)
     kind = "baseline" if added.is_baseline else "photo"

@@ -120,3 +120,10 @@ def region_title(name: str) -> str:
     from outcomes.report.text import region_title as title
 
     return title(name)
+
+
+def region_short(name: str) -> str:
+    """A region's name short enough to sit on the picture: "Crow's feet R"."""
+    from outcomes.report.text import region_short as short
+
+    return short(name)

@@ -149,6 +149,13 @@ def test_a_clinicians_visit(server, browser):
     assert wrinkles.is_visible()
     page.uncheck('input[data-toggle="wrinkles"]')
     assert not wrinkles.is_visible()
+    labels = page.locator(".region-label")
+    assert labels.count() >= 10 and not labels.first.is_visible()
+    page.check('input[data-toggle="regions"]')  # outlines with their names, placed on the picture
+    chin = page.locator(".region-label", has_text="Chin").first
+    assert chin.is_visible()
+    box, picture = chin.bounding_box(), page.locator("#compare").bounding_box()
+    assert picture["y"] + 0.5 * picture["height"] < box["y"] < picture["y"] + picture["height"]  # low on the face
     for name in ("before.jpg", "after.jpg", "after_original.jpg"):
         assert page.locator(f'img[src$="{name}"]').evaluate("img => img.naturalWidth") > 0, name
     for _ in range(50):  # the report is written just after the result

@@ -52,6 +52,11 @@
     const typing = e.target.closest("input:not([type=range]):not([type=checkbox]), select, textarea");
     if ((e.key === "f" || e.key === "F") && !typing && !e.ctrlKey && !e.metaKey) toggleFlicker();
   });
+  // region names sit on their outlines (placed here: the page's policy allows no inline styles)
+  compare.querySelectorAll(".region-label").forEach(function (label) {
+    label.style.left = label.dataset.x + "%";
+    label.style.top = label.dataset.y + "%";
+  });
   document.querySelectorAll("input[data-toggle]").forEach(function (box) {
     box.addEventListener("change", function () {
       compare.querySelectorAll('[data-layer="' + box.dataset.toggle + '"]').forEach(function (img) {

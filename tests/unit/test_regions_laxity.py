@@ -257,3 +257,20 @@ def test_fold_confidence_falls_with_uneven_lighting():
     assert steady > 0.5
     assert fold_features(lm, even, lighting_support=0.5)["nasolabial_right"].confidence == pytest.approx(steady / 2)
     assert fold_features(lm, even, lighting_support=-0.3)["nasolabial_right"].confidence == 0.0
+
+
+def test_a_jawline_loses_confidence_as_the_head_pose_differs_between_the_photos():
+    """The contour lies behind the plane the registration aligns: a nod or turn moves it."""
+    from outcomes.features.laxity import JAW_POSE_DIFFERENCE_DEG, pose_agreement
+
+    lm = _face()
+    lum = _lit_face(lm, sag_px=0.04 * lm.inter_pupil_distance)
+    values, profiles = jawline_baseline(lm, lum)
+    rgb = np.repeat(np.clip(lum * 2.55, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    confidences = []
+    for pitch in (0.0, 3.0, JAW_POSE_DIFFERENCE_DEG):
+        nodded = dataclasses.replace(lm, pose=HeadPose(0.0, pitch, 0.0))
+        confidences.append(jawline_follow_up(nodded, rgb, lm, profiles, values, np.eye(3))["jawline_right"].confidence)
+    assert confidences[0] > confidences[1] > confidences[2] == 0.0
+    assert pose_agreement(lm, dataclasses.replace(lm, pose=HeadPose(-3.0, 0.0, 0.0))) == pytest.approx(
+        1 - 3 / JAW_POSE_DIFFERENCE_DEG)

@@ -63,7 +63,8 @@ def region_wrinkle_features(wrinkle_map: WrinkleMap, luminance_or_lab: np.ndarra
 
     For a before/after pair, measure both photos in the baseline's frame with the same
     ``region_mask`` and ``mm_per_px``, each with the other photo's map as ``reference``: both are
-    then measured on the union of the two masks, so length and area are shared and ``depth``,
+    then measured on the union of the two masks (the pipeline passes the follow-up's new
+    lines only, :func:`outcomes.measures.wrinkles.new_lines`), so length and area are shared and ``depth``,
     ``contrast`` and ``severity`` follow how dark the same lines are in each photo (a line that
     fades below the detection threshold in one photo still counts, with its faded contrast).
 

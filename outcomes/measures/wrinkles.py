@@ -6,9 +6,10 @@ that fades below detection at follow-up counts with its faded depth; a line that
 counts too) and at the softer photo's sharpness (a follow-up taken farther away or less
 sharp must not read as smoother skin). The follow-up's own detection of lines the baseline
 already has is not added: how much of a faded line's edge it still finds depends on the
-follow-up's sharpness, and would move a treated face's score when only the capture changes. The follow-up's
-lines are detected in its own frame and carried into the baseline's: detecting on the
-resampled photo would soften fine creases and bias the comparison.
+follow-up's sharpness, and would move a treated face's score when only the capture
+changes. The follow-up's lines are detected in its own frame and carried into the
+baseline's: detecting on the resampled photo would soften fine creases and bias the
+comparison.
 """
 
 from __future__ import annotations

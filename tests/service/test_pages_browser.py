@@ -101,6 +101,11 @@ class Visit:
         self.page.click("button[type=submit]")
         self.page.wait_for_url(self.base + "/patients")
 
+    def new_patient(self, external_id: str) -> None:
+        """Create a patient from the patients page (where :meth:`log_in` lands)."""
+        self.page.fill("input[name=external_id]", external_id)
+        self.page.click("text=Create patient")
+
 
 def _wait_until(condition, timeout_s: float = 20.0) -> None:  # noqa: ANN001
     """Poll ``condition`` (Playwright's wait_for_function evaluates a string, which the app's CSP forbids)."""
@@ -183,8 +188,7 @@ def test_camera_upload_warns_at_once_and_records_the_failure(server, browser):
     visit = Visit(browser, server)
     page = visit.page
     visit.log_in("dr.lee")
-    page.fill("input[name=external_id]", "P-cam")
-    page.click("text=Create patient")
+    visit.new_patient("P-cam")
     _upload(page, SAMPLES / "S01_baseline.jpg", "baseline", 0)
     page.wait_for_url(re.compile(r"#photo-\d+$"))
     page.click("text=Upload a photo")
@@ -208,8 +212,7 @@ def test_camera_upload_warns_at_once_and_records_the_failure(server, browser):
 def test_another_clinic_sees_nothing(server, browser):
     own = Visit(browser, server)
     own.log_in("dr.lee")
-    own.page.fill("input[name=external_id]", "P-private")
-    own.page.click("text=Create patient")
+    own.new_patient("P-private")
     patient_path = own.page.url.removeprefix(server.url)
     _upload(own.page, SAMPLES / "S02_baseline.jpg", "baseline", 0)
     _upload(own.page, SAMPLES / "S02_day90.jpg", "day90", 90)
@@ -231,8 +234,7 @@ def test_a_photo_dropped_on_the_page_is_checked_and_uploaded(server, browser):
     visit = Visit(browser, server)
     page = visit.page
     visit.log_in("dr.lee")
-    page.fill("input[name=external_id]", "P-drop")
-    page.click("text=Create patient")
+    visit.new_patient("P-drop")
     page.click("text=Upload a photo")
     data = base64.b64encode((SAMPLES / "S02_baseline.jpg").read_bytes()).decode()
     page.locator("#dropzone").evaluate("""(zone, data) => {
